@@ -17,6 +17,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -33,7 +34,7 @@ struct TensorInfo {
   std::string name;
   std::vector<int64_t> dims;  // dims[0] varies fastest (a row has dims[0] values)
   TensorType type = TensorType::F32;
-  uint64_t offset = 0;        // from the start of the data section
+  uint64_t offset = 0;  // from the start of the data section
   uint64_t size_bytes = 0;
   const uint8_t* data = nullptr;  // into the mapping
 
@@ -95,6 +96,10 @@ class File {
   uint64_t data_offset_ = 0;
   std::vector<std::pair<std::string, Value>> metadata_;
   std::vector<TensorInfo> tensors_;
+  // Name -> index; the views point into metadata_ / tensors_, which never
+  // change after open().
+  std::unordered_map<std::string_view, size_t> metadata_index_;
+  std::unordered_map<std::string_view, size_t> tensor_index_;
 };
 
 }  // namespace tokamak::gguf

@@ -36,6 +36,7 @@ struct Array {
   ValueType elem_type = ValueType::UInt8;
   std::vector<Value> items;
 };
+bool operator==(const Array& a, const Array& b);  // same element type and items
 
 class Value {
  public:
@@ -57,6 +58,9 @@ class Value {
   static Value string_array(const std::vector<std::string>& v);
   static Value f32_array(const std::vector<float>& v);
   static Value i32_array(const std::vector<int32_t>& v);
+
+  // Same type and same value (floats compare as numbers: NaN != NaN).
+  bool operator==(const Value& other) const;
 
   ValueType type() const { return type_; }
   bool is_integer() const;  // any of the 8 integer types

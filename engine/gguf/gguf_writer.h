@@ -46,6 +46,18 @@ class Writer {
     TensorType type;
     FillFn fill;
   };
+  // The encoded header (padded to the alignment) and each tensor's byte size.
+  struct Layout {
+    std::vector<uint8_t> header;
+    std::vector<uint64_t> tensor_bytes;
+  };
+  // Validates everything and encodes the header; `path` names the output in messages.
+  Result<Layout> plan(const std::string& path) const;
+  Result<uint64_t> tensor_size(const PendingTensor& t, const std::string& path) const;
+  Status fill_tensor(const PendingTensor& t, std::span<uint8_t> out, const std::string& path) const;
+  Status write_contents(int fd, const Layout& layout, const std::string& path,
+                        const std::string& tmp_path) const;
+
   uint32_t version_;
   uint64_t alignment_;
   std::vector<std::pair<std::string, Value>> metadata_;

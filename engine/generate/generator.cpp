@@ -1,0 +1,217 @@
+#include "generate/generator.h"
+
+#include <algorithm>
+#include <chrono>
+#include <numeric>
+#include <sstream>
+
+#include "sampling/sampler.h"
+#include "sampling/stop_matcher.h"
+
+namespace tokamak {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+// How many history tokens prime the stream decoder (so that the first new
+// token is decoded as a continuation, not as the start of a text).
+constexpr size_t kDecoderPrimeTokens = 16;
+
+}  // namespace
+
+Generator::Generator(Backend& backend, const Tokenizer& tokenizer, GeneratorOptions options)
+    : backend_(backend), tokenizer_(tokenizer), options_(options) {
+  const KvCacheConfig& kv = backend_.kv_config();
+  const int32_t pool = kv.num_blocks * kv.block_size;
+  capacity_ = pool;
+  if (options_.context_length > 0) {
+    capacity_ = pool > 0 ? std::min(pool, options_.context_length) : options_.context_length;
+  }
+  logits_.resize(static_cast<size_t>(std::max(backend_.vocab_size(), 0)));
+}
+
+void Generator::reset() {
+  history_.clear();
+  num_computed_ = 0;
+}
+
+int32_t Generator::keep_common_prefix(std::span<const int32_t> tokens) {
+  size_t n = 0;
+  while (n < history_.size() && n < tokens.size() && history_[n] == tokens[n]) ++n;
+  history_.resize(n);
+  num_computed_ = std::min(num_computed_, static_cast<int32_t>(n));
+  return static_cast<int32_t>(n);
+}
+
+Status Generator::forward(std::span<const int32_t> tokens, int32_t first_pos,
+                          std::span<float> logits) {
+  const int32_t num_tokens = static_cast<int32_t>(tokens.size());
+  const int32_t block_size = backend_.kv_config().block_size;
+  const int32_t num_blocks_needed = (first_pos + num_tokens + block_size - 1) / block_size;
+  while (static_cast<int32_t>(block_table_.size()) < num_blocks_needed) {
+    block_table_.push_back(static_cast<int32_t>(block_table_.size()));
+  }
+  std::vector<int32_t> positions(num_tokens);
+  std::iota(positions.begin(), positions.end(), first_pos);
+  const std::vector<int32_t> token_seq(num_tokens, 0);
+  const StepSequence seq{std::span<const int32_t>(block_table_.data(), num_blocks_needed)};
+  const int32_t last_row = num_tokens - 1;
+  StepPlan plan;
+  plan.tokens = tokens;
+  plan.positions = positions;
+  plan.token_seq = token_seq;
+  plan.sequences = std::span<const StepSequence>(&seq, 1);
+  if (!logits.empty()) plan.logits_rows = std::span<const int32_t>(&last_row, 1);
+  return backend_.forward(plan, logits);
+}
+
+Result<GenerationStats> Generator::generate(const GenerationRequest& request,
+                                            const GenerationCallback& on_event) {
+  const auto t_start = Clock::now();
+  if (std::string bad = request.sampling.validate(); !bad.empty()) {
+    return make_error(ErrorCode::InvalidArgument, "sampling: " + bad);
+  }
+  const int32_t vocab = backend_.vocab_size();
+  for (int32_t id : request.tokens) {
+    if (id < 0 || id >= vocab) {
+      std::ostringstream s;
+      s << "token id " << id << " is outside the vocabulary (" << vocab << " tokens)";
+      return make_error(ErrorCode::InvalidRequest, s.str());
+    }
+  }
+  if (request.tokens.empty() && history_.empty()) {
+    return make_error(ErrorCode::InvalidRequest,
+                      "nothing to generate from: no prompt tokens and no history "
+                      "(start with at least the BOS token)");
+  }
+
+  GenerationStats stats;
+  auto finish = [&](GenerationStats& s) -> GenerationStats {
+    if (on_event) on_event(GenerationEvent{s});
+    return s;
+  };
+
+  // The prompt must leave room for at least the position it ends at.
+  const int64_t total = static_cast<int64_t>(history_.size()) + request.tokens.size();
+  if (total > capacity_) {
+    std::ostringstream s;
+    s << "the context is full: " << history_.size() << " tokens of history plus "
+      << request.tokens.size() << " new tokens exceed the " << capacity_
+      << " positions of this sequence's KV cache (" << backend_.kv_config().num_blocks
+      << " blocks of " << backend_.kv_config().block_size << "); reset or shorten the prompt";
+    stats.finish_reason = "context";
+    stats.message = s.str();
+    return finish(stats);
+  }
+  history_.insert(history_.end(), request.tokens.begin(), request.tokens.end());
+  // All tokens already in the KV cache: run the last one again for its logits.
+  if (num_computed_ >= static_cast<int32_t>(history_.size())) {
+    num_computed_ = static_cast<int32_t>(history_.size()) - 1;
+  }
+  stats.num_cached_tokens = num_computed_;
+
+  Sampler sampler(request.sampling);
+  for (int32_t id : history_) sampler.accept(id);
+  StreamDecoder decoder(tokenizer_, options_.render_special);
+  for (size_t i = history_.size() - std::min(history_.size(), kDecoderPrimeTokens);
+       i < history_.size(); ++i) {
+    (void)decoder.push(history_[i]);
+  }
+  StopMatcher matcher(request.stop);
+  auto cancelled = [&] { return request.cancel && request.cancel->load(); };
+
+  // Prefill, in chunks of max_step_tokens.
+  const int32_t max_step = std::max(1, backend_.max_step_tokens());
+  const int32_t num_pending = static_cast<int32_t>(history_.size()) - num_computed_;
+  stats.num_prompt_tokens = num_pending;
+  while (num_computed_ < static_cast<int32_t>(history_.size())) {
+    if (cancelled()) {
+      stats.finish_reason = "cancelled";
+      return finish(stats);
+    }
+    const int32_t n = std::min(max_step, static_cast<int32_t>(history_.size()) - num_computed_);
+    const bool last = num_computed_ + n == static_cast<int32_t>(history_.size());
+    const std::span<const int32_t> chunk(history_.data() + num_computed_, n);
+    Status st =
+        forward(chunk, num_computed_, last ? std::span<float>(logits_) : std::span<float>());
+    if (!st.ok()) {
+      stats.finish_reason = "error";
+      stats.message = "prefill failed: " + st.error().message;
+      return finish(stats);
+    }
+    num_computed_ += n;
+  }
+  const auto t_prefilled = Clock::now();
+  const double prefill_ms = ms_between(t_start, t_prefilled);
+  if (prefill_ms > 0) stats.prefill_tokens_per_second = num_pending * 1000.0 / prefill_ms;
+
+  // Decode: sample, emit, feed back.
+  Clock::time_point t_first{}, t_last{};
+  while (true) {
+    const int32_t id = sampler.sample(logits_);
+    sampler.accept(id);
+    history_.push_back(id);
+    ++stats.num_generated_tokens;
+    t_last = Clock::now();
+    if (stats.num_generated_tokens == 1) {
+      t_first = t_last;
+      stats.ttft_ms = ms_between(t_start, t_first);
+    }
+
+    std::string text;
+    std::string reason;
+    if (tokenizer_.is_end_of_generation(id)) {
+      reason = "eos";
+    } else {
+      text = matcher.push(decoder.push(id));
+      if (matcher.stopped()) {
+        reason = "stop";
+      } else if (request.max_tokens > 0 && stats.num_generated_tokens >= request.max_tokens) {
+        reason = "length";
+      } else if (static_cast<int32_t>(history_.size()) > capacity_) {
+        reason = "context";
+        std::ostringstream s;
+        s << "the context is full: all " << capacity_ << " positions are used";
+        stats.message = s.str();
+      } else if (cancelled()) {
+        reason = "cancelled";
+      }
+    }
+    if (!reason.empty() && reason != "stop") {
+      text += matcher.push(decoder.flush());
+      if (matcher.stopped()) {
+        reason = "stop";
+      } else {
+        text += matcher.flush();
+      }
+    }
+    if (on_event) on_event(GenerationEvent{TokenEvent{id, std::move(text)}});
+    if (!reason.empty()) {
+      stats.finish_reason = reason;
+      break;
+    }
+
+    if (cancelled()) {  // set while the event was handled: stop before the next step
+      stats.finish_reason = "cancelled";
+      break;
+    }
+    Status st = forward(std::span<const int32_t>(&history_.back(), 1), num_computed_, logits_);
+    if (!st.ok()) {
+      stats.finish_reason = "error";
+      stats.message = "decode step failed: " + st.error().message;
+      break;
+    }
+    ++num_computed_;
+  }
+  const double decode_ms = ms_between(t_first, t_last);
+  if (stats.num_generated_tokens > 1 && decode_ms > 0) {
+    stats.decode_tokens_per_second = (stats.num_generated_tokens - 1) * 1000.0 / decode_ms;
+  }
+  return finish(stats);
+}
+
+}  // namespace tokamak

@@ -1,0 +1,230 @@
+#include "sampling/sampler.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <vector>
+
+#include "sampling/rng.h"
+
+namespace tokamak {
+namespace {
+
+SamplingParams plain(float temperature) {
+  SamplingParams p;
+  p.temperature = temperature;
+  p.top_k = 0;
+  p.top_p = 1.0f;
+  p.min_p = 0.0f;
+  return p;
+}
+
+// Logits whose softmax at temperature 1 is exactly `probs` (up to rounding).
+std::vector<float> logits_of(const std::vector<double>& probs) {
+  std::vector<float> l;
+  for (double p : probs) l.push_back(static_cast<float>(std::log(p)));
+  return l;
+}
+
+std::vector<int32_t> ids(const std::vector<Candidate>& c) {
+  std::vector<int32_t> out;
+  for (const auto& x : c) out.push_back(x.id);
+  return out;
+}
+
+TEST(Sampling, GreedyTiesGoToTheLowestId) {
+  const std::vector<float> l = {1.0f, 3.0f, 3.0f, 2.0f, 3.0f};
+  EXPECT_EQ(argmax(l), 1);
+  Sampler s(plain(0.0f));
+  EXPECT_EQ(s.sample(l), 1);
+}
+
+TEST(Sampling, TopKOneEqualsGreedyOnRandomLogits) {
+  Pcg64 rng(123);
+  for (int trial = 0; trial < 200; ++trial) {
+    std::vector<float> l(97);
+    for (auto& x : l) x = static_cast<float>(rng.next_double() * 10.0 - 5.0);
+    if (trial % 3 == 0) l[trial % 97] = l[(trial * 7) % 97];  // some ties
+    SamplingParams p = plain(1.3f);
+    p.top_k = 1;
+    p.seed = trial;
+    Sampler s(p);
+    EXPECT_EQ(s.sample(l), argmax(l)) << "trial " << trial;
+  }
+}
+
+TEST(Sampling, TopKKeepsTheKLargestSorted) {
+  std::vector<Candidate> c = make_candidates(std::vector<float>{0.5f, 2.0f, -1.0f, 2.0f, 1.0f});
+  keep_top_k(c, 3);
+  EXPECT_EQ(ids(c), (std::vector<int32_t>{1, 3, 4}));
+}
+
+TEST(Sampling, TopPKeepsTheMinimalSet) {
+  const std::vector<float> l = logits_of({0.15, 0.5, 0.05, 0.3});
+  auto run = [&](float p) {
+    std::vector<Candidate> c = make_candidates(l);
+    keep_top_p(c, p);
+    return ids(c);
+  };
+  EXPECT_EQ(run(0.4f), (std::vector<int32_t>{1}));         // 0.5 >= 0.4
+  EXPECT_EQ(run(0.75f), (std::vector<int32_t>{1, 3}));     // 0.8 >= 0.75
+  EXPECT_EQ(run(0.81f), (std::vector<int32_t>{1, 3, 0}));  // 0.95 >= 0.81
+  EXPECT_EQ(run(0.96f), (std::vector<int32_t>{1, 3, 0, 2}));
+  EXPECT_EQ(run(1.0f).size(), 4u);
+}
+
+TEST(Sampling, MinPThresholdIsRelativeToTheMostLikely) {
+  const std::vector<float> l = logits_of({0.15, 0.5, 0.05, 0.3});
+  auto run = [&](float min_p) {
+    std::vector<Candidate> c = make_candidates(l);
+    keep_min_p(c, min_p);
+    std::sort(c.begin(), c.end(), [](auto& a, auto& b) { return a.id < b.id; });
+    return ids(c);
+  };
+  EXPECT_EQ(run(0.2f), (std::vector<int32_t>{0, 1, 3}));  // keep p >= 0.1
+  EXPECT_EQ(run(0.31f), (std::vector<int32_t>{1, 3}));    // keep p >= 0.155
+  EXPECT_EQ(run(0.61f), (std::vector<int32_t>{1}));       // keep p >= 0.305
+  EXPECT_EQ(run(0.0f).size(), 4u);
+}
+
+TEST(Sampling, PenaltiesFollowLlamaCppFormulas) {
+  // llama.cpp llama_sampler_penalties_apply:
+  //   l = l <= 0 ? l * repeat : l / repeat;  l -= count * freq + (count > 0) * presence
+  std::vector<float> l = {2.0f, -1.0f, 0.5f, 3.0f, 0.0f};
+  SamplingParams p;
+  p.repeat_penalty = 1.5f;
+  p.frequency_penalty = 0.1f;
+  p.presence_penalty = 0.2f;
+  const std::vector<int32_t> recent = {0, 0, 1, 4, 0};
+  apply_penalties(l, recent, p);
+  EXPECT_FLOAT_EQ(l[0], 2.0f / 1.5f - (3 * 0.1f + 0.2f));
+  EXPECT_FLOAT_EQ(l[1], -1.0f * 1.5f - (0.1f + 0.2f));
+  EXPECT_FLOAT_EQ(l[2], 0.5f);
+  EXPECT_FLOAT_EQ(l[3], 3.0f);
+  EXPECT_FLOAT_EQ(l[4], 0.0f * 1.5f - (0.1f + 0.2f));
+}
+
+TEST(Sampling, RepeatWindowOnlySeesTheLastN) {
+  const std::vector<float> l = {5.0f, 4.9f, 0.0f};
+  SamplingParams p = plain(0.0f);
+  p.repeat_penalty = 2.0f;
+  p.repeat_last_n = 1;
+  Sampler s(p);
+  EXPECT_EQ(s.sample(l), 0);
+  s.accept(0);
+  EXPECT_EQ(s.sample(l), 1);  // 5 / 2 = 2.5 < 4.9
+  s.accept(2);                // 0 leaves the one-token window
+  EXPECT_EQ(s.sample(l), 0);
+  s.reset();
+  EXPECT_EQ(s.sample(l), 0);
+}
+
+TEST(Sampling, SameSeedSameDrawsDifferentSeedDifferentDraws) {
+  std::vector<float> l(50);
+  for (size_t i = 0; i < l.size(); ++i) l[i] = static_cast<float>(std::sin(i * 0.7) * 2);
+  SamplingParams p = plain(1.0f);
+  p.seed = 1234;
+  Sampler a(p), b(p);
+  p.seed = 1235;
+  Sampler c(p);
+  std::vector<int32_t> da, db, dc;
+  for (int i = 0; i < 500; ++i) {
+    da.push_back(a.sample(l));
+    db.push_back(b.sample(l));
+    dc.push_back(c.sample(l));
+  }
+  EXPECT_EQ(da, db);
+  EXPECT_NE(da, dc);
+  a.reset();  // reset re-seeds: the same sequence again
+  std::vector<int32_t> again;
+  for (int i = 0; i < 500; ++i) again.push_back(a.sample(l));
+  EXPECT_EQ(da, again);
+}
+
+// Empirical frequencies over N draws against the softmax computed here in
+// double. Each frequency has standard deviation sqrt(p (1 - p) / N); the
+// tolerance is 5 of those (a false failure about once in 3.5 million).
+void expect_frequencies(const SamplingParams& p, const std::vector<float>& l,
+                        const std::vector<double>& expected) {
+  const int n = 100000;
+  Sampler s(p);
+  std::vector<int> counts(l.size(), 0);
+  for (int i = 0; i < n; ++i) ++counts[s.sample(l)];
+  for (size_t i = 0; i < l.size(); ++i) {
+    const double f = static_cast<double>(counts[i]) / n;
+    const double tol = 5.0 * std::sqrt(expected[i] * (1.0 - expected[i]) / n);
+    if (expected[i] == 0.0) {
+      EXPECT_EQ(counts[i], 0) << "id " << i;
+    } else {
+      EXPECT_NEAR(f, expected[i], tol) << "id " << i;
+    }
+  }
+}
+
+TEST(Sampling, FrequenciesMatchSoftmaxWithTemperature) {
+  const std::vector<float> l = {1.0f, 2.0f, 0.5f, -1.0f, 1.5f, 0.0f};
+  const double t = 0.7;
+  std::vector<double> e(l.size());
+  double sum = 0;
+  for (size_t i = 0; i < l.size(); ++i) sum += e[i] = std::exp(l[i] / t);
+  for (auto& x : e) x /= sum;
+  SamplingParams p = plain(0.7f);
+  p.seed = 99;
+  expect_frequencies(p, l, e);
+}
+
+TEST(Sampling, FrequenciesAfterTopKAreRenormalised) {
+  const std::vector<float> l = {1.0f, 2.0f, 0.5f, -1.0f, 1.5f, 0.0f};
+  std::vector<double> e(l.size(), 0.0);
+  const double sum = std::exp(1.0) + std::exp(2.0) + std::exp(1.5);
+  e[0] = std::exp(1.0) / sum;
+  e[1] = std::exp(2.0) / sum;
+  e[4] = std::exp(1.5) / sum;
+  SamplingParams p = plain(1.0f);
+  p.top_k = 3;
+  p.seed = 7;
+  expect_frequencies(p, l, e);
+}
+
+TEST(Sampling, DistributionAppliesTemperatureBeforeTopP) {
+  // At temperature 1 the top two hold 0.8 of the mass: top-p 0.75 keeps two.
+  // At temperature 0.5 the top one alone holds 0.5^2 / (0.25 + 0.09 + ...) > 0.6,
+  // and with top-p 0.6 only it survives.
+  const std::vector<float> l = logits_of({0.15, 0.5, 0.05, 0.3});
+  SamplingParams p = plain(1.0f);
+  p.top_p = 0.75f;
+  EXPECT_EQ(ids(Sampler(p).distribution(l)), (std::vector<int32_t>{1, 3}));
+  p.temperature = 0.5f;
+  p.top_p = 0.6f;
+  const auto d = Sampler(p).distribution(l);
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].id, 1);
+  EXPECT_FLOAT_EQ(d[0].p, 1.0f);
+}
+
+TEST(Sampling, DrawCandidateInvertsTheCdf) {
+  std::vector<Candidate> c = {{4, 0, 0.25f}, {9, 0, 0.5f}, {2, 0, 0.25f}};
+  EXPECT_EQ(draw_candidate(c, 0.0), 4);
+  EXPECT_EQ(draw_candidate(c, 0.2499), 4);
+  EXPECT_EQ(draw_candidate(c, 0.25), 9);
+  EXPECT_EQ(draw_candidate(c, 0.7499), 9);
+  EXPECT_EQ(draw_candidate(c, 0.75), 2);
+  EXPECT_EQ(draw_candidate(c, 0.9999999), 2);
+}
+
+TEST(Sampling, ValidateNamesTheBadField) {
+  SamplingParams p;
+  EXPECT_EQ(p.validate(), "");
+  p.temperature = -1;
+  EXPECT_NE(p.validate().find("temperature"), std::string::npos);
+  p = SamplingParams();
+  p.top_p = 0;
+  EXPECT_NE(p.validate().find("top-p"), std::string::npos);
+  p = SamplingParams();
+  p.min_p = 2;
+  EXPECT_NE(p.validate().find("min-p"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tokamak

@@ -19,6 +19,9 @@ class Model {
   // Opens, validates and binds a model. Unsupported architectures and tensor
   // types are refused here, with their names.
   static Result<std::shared_ptr<const Model>> load(const std::string& path);
+  // The same for a file already opened (gguf::File::from_memory in tests; the
+  // caller keeps the memory alive as long as the Model).
+  static Result<std::shared_ptr<const Model>> from_file(std::unique_ptr<gguf::File> file);
 
   const gguf::File& file() const { return *file_; }
   const ModelSpec& spec() const { return spec_; }

@@ -16,8 +16,11 @@ namespace tokamak {
 
 struct EncodeOptions {
   bool add_bos = true;         // prepend BOS if the vocab says to add one
-  bool parse_special = false;  // recognise control/user-defined token text
+  bool parse_special = false;  // recognise control (and unknown) token text
+  bool add_eos = true;         // append EOS if the vocab says to add one (add_eos_token)
 };
+// User-defined tokens (Hugging Face added tokens that are not "special") are
+// always recognised in the text, as llama.cpp and Hugging Face do.
 
 class Tokenizer {
  public:
@@ -31,7 +34,8 @@ class Tokenizer {
   int32_t eos_id() const { return vocab_.eos_id; }
   bool is_end_of_generation(int32_t id) const;
 
-  virtual std::vector<int32_t> encode(std::string_view text, const EncodeOptions& options) const = 0;
+  virtual std::vector<int32_t> encode(std::string_view text,
+                                      const EncodeOptions& options) const = 0;
 
   // The bytes a token stands for (byte tokens -> that byte, SPM "▁" -> ' ',
   // byte-level BPE characters -> their bytes). Control tokens decode to ""

@@ -42,10 +42,10 @@ struct Vocab {
   int32_t eos_id = -1;
   int32_t unk_id = -1;
   int32_t pad_id = -1;
-  std::vector<int32_t> eog_ids;     // end-of-generation ids (eos, eot, im_end ...)
+  std::vector<int32_t> eog_ids;  // end-of-generation ids (eos, eot, im_end ...)
   bool add_bos = true;
   bool add_eos = false;
-  bool add_space_prefix = true;     // SPM: prepend a space to the text
+  bool add_space_prefix = true;  // SPM: prepend a space to the text
 
   int32_t size() const { return static_cast<int32_t>(tokens.size()); }
 

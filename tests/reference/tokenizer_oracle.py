@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""Reference byte-level BPE tokenization with Hugging Face `tokenizers`.
+
+Builds a ByteLevel BPE from GPT-2 style encoder.json + vocab.bpe with the
+Llama 3 pre-tokenizer (Split on Llama 3's regex, isolated, then ByteLevel
+without its own regex), as Meta's tokenizer.json defines it, and encodes
+texts without special tokens.
+
+usage: tokenizer_oracle.py ENCODER_JSON VOCAB_BPE TEXTS_JSON OUT_JSON [--pre llama-bpe|gpt-2]
+  TEXTS_JSON: a JSON list of strings; OUT_JSON: a JSON list of id lists.
+Exit code 3 when the `tokenizers` package is missing (the caller skips).
+"""
+import json
+import sys
+
+LLAMA3_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|"
+                  r" ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+
+
+def load_merges(path):
+    merges = []
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f.read().split("\n")):
+            line = line.rstrip("\r")
+            if not line or (number == 0 and line.startswith("#version")):
+                continue
+            left, right = line.split(" ", 1)
+            merges.append((left, right))
+    return merges
+
+
+def build(encoder_path, merges_path, pre):
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+
+    with open(encoder_path, encoding="utf-8") as f:
+        vocab = json.load(f)
+    merges = load_merges(merges_path)
+    llama3 = pre == "llama-bpe"
+    model = models.BPE(vocab=vocab, merges=merges, ignore_merges=llama3)
+    tok = Tokenizer(model)
+    if llama3:
+        tok.pre_tokenizer = pre_tokenizers.Sequence([
+            pre_tokenizers.Split(Regex(LLAMA3_PATTERN), behavior="isolated", invert=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ])
+    else:
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tok.decoder = decoders.ByteLevel()
+    return tok
+
+
+def main(argv):
+    args = [a for a in argv[1:] if not a.startswith("--")]
+    pre = "llama-bpe"
+    if "--pre" in argv:
+        pre = argv[argv.index("--pre") + 1]
+        args.remove(pre)
+    if len(args) != 4:
+        print(__doc__, file=sys.stderr)
+        return 2
+    try:
+        import tokenizers  # noqa: F401
+    except ImportError:
+        print("python package 'tokenizers' is missing", file=sys.stderr)
+        return 3
+    encoder_path, merges_path, texts_path, out_path = args
+    tok = build(encoder_path, merges_path, pre)
+    with open(texts_path, encoding="utf-8") as f:
+        texts = json.load(f)
+    encodings = tok.encode_batch(texts, add_special_tokens=False)
+    with open(out_path, "w", encoding="utf-8") as f:
+        json.dump([e.ids for e in encodings], f)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

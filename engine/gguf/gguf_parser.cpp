@@ -169,11 +169,12 @@ Status Parser::read_header(uint64_t* num_tensors, uint64_t* num_kvs) {
   return {};
 }
 
-Result<std::string> Parser::read_string(const std::string& what) {
+template <class Describe>
+Result<std::string> Parser::read_string(const Describe& describe) {
   uint64_t length = 0;
-  if (!take(&length)) return truncated(cat("the length of ", what), 8);
+  if (!take(&length)) return truncated(cat("the length of ", describe()), 8);
   if (length > remaining()) {
-    return bad(cat(what, " has length ", length, " at offset ", pos_ - 8,
+    return bad(cat(describe(), " has length ", length, " at offset ", pos_ - 8,
                    ", past the end of the file (only ", remaining(), " bytes remain)"));
   }
   std::string s(reinterpret_cast<const char*>(bytes_.data() + pos_), length);
@@ -187,7 +188,7 @@ Status Parser::read_metadata(uint64_t num_kvs) {
   for (uint64_t i = 0; i < num_kvs; ++i) {
     key_ = {};
     index_path_.clear();
-    TK_ASSIGN(std::string key, read_string(cat("the key of metadata entry ", i)));
+    TK_ASSIGN(std::string key, read_string([&] { return cat("the key of metadata entry ", i); }));
     metadata.emplace_back(std::move(key), Value());
     key_ = metadata.back().first;
     uint32_t raw_type = 0;
@@ -240,7 +241,8 @@ Result<Value> Parser::read_value(uint32_t raw_type, int depth) {
       return Value::boolean(v != 0);
     }
     case ValueType::String: {
-      TK_ASSIGN(std::string s, read_string(cat("the string value of ", describe_value())));
+      TK_ASSIGN(std::string s,
+                read_string([&] { return cat("the string value of ", describe_value()); }));
       return Value::string(std::move(s));
     }
     case ValueType::Array:
@@ -272,13 +274,81 @@ Result<Value> Parser::read_array(int depth) {
   Array array{elem, {}};
   array.items.reserve(std::min(count, kMaxReserve));
   index_path_.push_back(0);
-  for (uint64_t i = 0; i < count; ++i) {
-    index_path_.back() = i;
-    TK_ASSIGN(Value item, read_value(raw_elem, depth));
-    array.items.push_back(std::move(item));
+  if (elem == ValueType::String) {
+    TK_TRY(read_string_items(count, array.items));
+  } else if (elem != ValueType::Array) {
+    read_scalar_items(elem, count, array.items);
+  } else {
+    for (uint64_t i = 0; i < count; ++i) {
+      index_path_.back() = i;
+      TK_ASSIGN(Value item, read_value(raw_elem, depth));
+      array.items.push_back(std::move(item));
+    }
   }
   index_path_.pop_back();
   return Value::array(std::move(array));
+}
+
+// The common case of large arrays (vocabularies, merges): strings read in a
+// tight loop, with the same checks and messages as read_string().
+Status Parser::read_string_items(uint64_t count, std::vector<Value>& items) {
+  for (uint64_t i = 0; i < count; ++i) {
+    index_path_.back() = i;
+    uint64_t length = 0;
+    if (!take(&length)) {
+      return truncated(cat("the length of the string value of ", describe_value()), 8);
+    }
+    if (length > remaining()) {
+      return bad(cat("the string value of ", describe_value(), " has length ", length,
+                     " at offset ", pos_ - 8, ", past the end of the file (only ", remaining(),
+                     " bytes remain)"));
+    }
+    items.push_back(
+        Value::string(std::string(reinterpret_cast<const char*>(bytes_.data() + pos_), length)));
+    pos_ += length;
+  }
+  return {};
+}
+
+// Arrays of numbers: the length check in read_array() already covers every
+// item (count * item size <= remaining), so no per-item checks are needed.
+void Parser::read_scalar_items(ValueType elem, uint64_t count, std::vector<Value>& items) {
+  const auto read_all = [&]<class T>(T, Value (*make)(T)) {
+    for (uint64_t i = 0; i < count; ++i) {
+      T v;
+      std::memcpy(&v, bytes_.data() + pos_, sizeof(T));
+      pos_ += sizeof(T);
+      items.push_back(make(v));
+    }
+  };
+  switch (elem) {
+    case ValueType::UInt8:
+      return read_all(uint8_t{}, &Value::u8);
+    case ValueType::Int8:
+      return read_all(int8_t{}, &Value::i8);
+    case ValueType::UInt16:
+      return read_all(uint16_t{}, &Value::u16);
+    case ValueType::Int16:
+      return read_all(int16_t{}, &Value::i16);
+    case ValueType::UInt32:
+      return read_all(uint32_t{}, &Value::u32);
+    case ValueType::Int32:
+      return read_all(int32_t{}, &Value::i32);
+    case ValueType::UInt64:
+      return read_all(uint64_t{}, &Value::u64);
+    case ValueType::Int64:
+      return read_all(int64_t{}, &Value::i64);
+    case ValueType::Float32:
+      return read_all(float{}, &Value::f32);
+    case ValueType::Float64:
+      return read_all(double{}, &Value::f64);
+    case ValueType::Bool:
+      return read_all(
+          uint8_t{}, +[](uint8_t v) { return Value::boolean(v != 0); });
+    case ValueType::String:
+    case ValueType::Array:
+      break;  // not scalars
+  }
 }
 
 Status Parser::read_alignment() {
@@ -296,7 +366,7 @@ Status Parser::read_alignment() {
 }
 
 Status Parser::read_tensor_info(uint64_t index, TensorInfo* info, uint32_t* raw_type) {
-  TK_ASSIGN(info->name, read_string(cat("the name of tensor ", index)));
+  TK_ASSIGN(info->name, read_string([&] { return cat("the name of tensor ", index); }));
   const std::string& name = info->name;
   uint32_t num_dims = 0;
   if (!take(&num_dims)) return truncated(cat("the dimension count of tensor ", name), 4);

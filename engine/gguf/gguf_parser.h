@@ -39,7 +39,11 @@ class Parser {
 
   Result<Value> read_value(uint32_t raw_type, int depth);
   Result<Value> read_array(int depth);
-  Result<std::string> read_string(const std::string& what);
+  Status read_string_items(uint64_t count, std::vector<Value>& items);
+  void read_scalar_items(ValueType elem, uint64_t count, std::vector<Value>& items);
+  // `describe()` names the string in messages; it is called only on failure.
+  template <class Describe>
+  Result<std::string> read_string(const Describe& describe);
 
   uint64_t remaining() const { return bytes_.size() - pos_; }
   template <class T>

@@ -37,11 +37,12 @@ uint64_t align_up(uint64_t n, uint64_t alignment) {
 
 // Appends the encoding of `v` (without its type tag). `where` names the value
 // in messages ("key general.name", "item 3 of key x").
-Status encode_value(const Value& v, std::vector<uint8_t>& out, const std::string& where,
-                    int depth) {
-  const auto empty = [&] {
-    return make_error(ErrorCode::InvalidArgument, cat(where, " holds no value"));
+Status encode_value(const Value& v, std::vector<uint8_t>& out, const std::string& path,
+                    const std::string& where, int depth) {
+  const auto invalid = [&](std::string problem) {
+    return make_error(ErrorCode::InvalidArgument, cat(path, ": ", where, " ", problem));
   };
+  const auto empty = [&] { return invalid("holds no value"); };
   switch (v.type()) {
 #define TK_GGUF_PUT(TYPE, CTYPE, GET)        \
   case ValueType::TYPE: {                    \
@@ -87,8 +88,7 @@ Status encode_value(const Value& v, std::vector<uint8_t>& out, const std::string
       const Array* a = v.as_array();
       if (a == nullptr) return empty();
       if (depth >= kMaxArrayDepth) {
-        return make_error(ErrorCode::InvalidArgument,
-                          cat(where, " has arrays nested more than ", kMaxArrayDepth, " deep"));
+        return invalid(cat("has arrays nested more than ", kMaxArrayDepth, " deep"));
       }
       put<uint32_t>(out, static_cast<uint32_t>(a->elem_type));
       put<uint64_t>(out, a->items.size());
@@ -97,16 +97,15 @@ Status encode_value(const Value& v, std::vector<uint8_t>& out, const std::string
         const std::string item_where = cat("item ", i, " of ", where);
         if (item.type() != a->elem_type) {
           return make_error(ErrorCode::InvalidArgument,
-                            cat(item_where, " has type ", value_type_name(item.type()),
+                            cat(path, ": ", item_where, " has type ", value_type_name(item.type()),
                                 ", but the array holds ", value_type_name(a->elem_type)));
         }
-        TK_TRY(encode_value(item, out, item_where, depth + 1));
+        TK_TRY(encode_value(item, out, path, item_where, depth + 1));
       }
       return {};
     }
   }
-  return make_error(ErrorCode::InvalidArgument,
-                    cat(where, " has unknown value type ", static_cast<uint32_t>(v.type())));
+  return invalid(cat("has unknown value type ", static_cast<uint32_t>(v.type())));
 }
 
 // Writes all of `data` to fd, retrying short writes.
@@ -201,7 +200,7 @@ Result<Writer::Layout> Writer::plan(const std::string& path) const {
   for (const auto& [key, value] : metadata) {
     put_string(h, key);
     put<uint32_t>(h, static_cast<uint32_t>(value.type()));
-    TK_TRY(encode_value(value, h, cat(path, ": key ", key), 0));
+    TK_TRY(encode_value(value, h, path, cat("key ", key), 0));
   }
 
   std::unordered_set<std::string_view> names;

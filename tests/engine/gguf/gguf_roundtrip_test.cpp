@@ -10,58 +10,9 @@
 namespace tokamak::gguf {
 namespace {
 
+using test::all_values;
 using test::bytes_of;
-
-Value nested(std::vector<Value> items, ValueType elem) {
-  return Value::array(Array{elem, std::move(items)});
-}
-
-// Every one of the 13 value types, at their extremes, plus arrays of each.
-std::vector<std::pair<std::string, Value>> all_values() {
-  using L8 = std::numeric_limits<int8_t>;
-  using L16 = std::numeric_limits<int16_t>;
-  using L32 = std::numeric_limits<int32_t>;
-  using L64 = std::numeric_limits<int64_t>;
-  std::vector<std::pair<std::string, Value>> kv = {
-      {"t.u8", Value::u8(255)},
-      {"t.i8", Value::i8(L8::min())},
-      {"t.u16", Value::u16(65535)},
-      {"t.i16", Value::i16(L16::min())},
-      {"t.u32", Value::u32(4294967295u)},
-      {"t.i32", Value::i32(L32::min())},
-      {"t.f32", Value::f32(-1.5e-7f)},
-      {"t.bool.true", Value::boolean(true)},
-      {"t.bool.false", Value::boolean(false)},
-      {"t.string", Value::string("h\xc3\xa9llo \"w\"\n\0x")},
-      {"t.string.empty", Value::string("")},
-      {"t.u64", Value::u64(std::numeric_limits<uint64_t>::max())},
-      {"t.i64", Value::i64(L64::min())},
-      {"t.f64", Value::f64(3.141592653589793)},
-      {"t.f32.inf", Value::f32(std::numeric_limits<float>::infinity())},
-  };
-  kv.emplace_back("t.arr.u8", nested({Value::u8(0), Value::u8(200)}, ValueType::UInt8));
-  kv.emplace_back("t.arr.i8", nested({Value::i8(-1), Value::i8(127)}, ValueType::Int8));
-  kv.emplace_back("t.arr.u16", nested({Value::u16(1), Value::u16(65000)}, ValueType::UInt16));
-  kv.emplace_back("t.arr.i16", nested({Value::i16(-300)}, ValueType::Int16));
-  kv.emplace_back("t.arr.u32", nested({Value::u32(7)}, ValueType::UInt32));
-  kv.emplace_back("t.arr.i32", Value::i32_array({-5, 0, L32::max()}));
-  kv.emplace_back("t.arr.f32", Value::f32_array({0.25f, -0.0f, 1e30f}));
-  kv.emplace_back("t.arr.bool",
-                  nested({Value::boolean(true), Value::boolean(false)}, ValueType::Bool));
-  kv.emplace_back("t.arr.string", Value::string_array({"a", "", "long string value here"}));
-  kv.emplace_back("t.arr.u64", nested({Value::u64(1ull << 63)}, ValueType::UInt64));
-  kv.emplace_back("t.arr.i64", nested({Value::i64(L64::max())}, ValueType::Int64));
-  kv.emplace_back("t.arr.f64", nested({Value::f64(1e-300)}, ValueType::Float64));
-  kv.emplace_back("t.arr.empty", nested({}, ValueType::Float32));
-  // Arrays of arrays: inner arrays of different element types and lengths.
-  kv.emplace_back(
-      "t.arr.arr",
-      nested({Value::i32_array({1, 2, 3}), Value::string_array({"x", "yz"}),
-              nested({}, ValueType::UInt8),
-              nested({nested({Value::f64(2.5)}, ValueType::Float64)}, ValueType::Array)},
-             ValueType::Array));
-  return kv;
-}
+using test::nested;
 
 TEST(GgufRoundTrip, EveryValueTypeAndNestedArrays) {
   for (uint32_t version : {2u, 3u}) {

@@ -1,0 +1,291 @@
+// Real GGUF files written by llama.cpp, and a cross-check of our reader (and
+// of files our Writer makes) against llama.cpp's gguf-py (dump_gguf.py).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "gguf_test_util.h"
+
+namespace tokamak::gguf {
+namespace {
+
+using nlohmann::json;
+
+const std::string kData = TOKAMAK_SHARED_DATA;
+const std::string kAidreams = kData + "/models/aidreams260K/aidreams260K-llamacpp-f32.gguf";
+const std::string kSpm = kData + "/tokenizers/gguf/vocab-llama2-spm.gguf";
+const std::string kBpe = kData + "/tokenizers/gguf/vocab-llama3-bpe.gguf";
+
+std::unique_ptr<File> open_or_die(const std::string& path) {
+  auto r = File::open(path);
+  EXPECT_TRUE(r.ok()) << r.error().message;
+  return r.ok() ? std::move(r).value() : nullptr;
+}
+
+void expect_tensors_in_bounds(const File& f) {
+  for (const auto& t : f.tensors()) {
+    EXPECT_GE(t.data, f.bytes().data() + f.data_offset()) << t.name;
+    EXPECT_LE(t.data + t.size_bytes, f.bytes().data() + f.file_size()) << t.name;
+    EXPECT_EQ(t.offset % f.alignment(), 0u) << t.name;
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(t.data) % f.alignment(), 0u) << "mmap keeps alignment";
+    EXPECT_EQ(t.size_bytes, row_size_bytes(t.type, t.row_length()) * t.num_rows()) << t.name;
+  }
+}
+
+TEST(GgufRealFiles, AidreamsFromLlamaCpp) {
+  auto f = open_or_die(kAidreams);
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->version(), 3u);
+  EXPECT_EQ(f->alignment(), 32u);
+  EXPECT_EQ(*f->get_string("general.architecture"), "llama");
+  EXPECT_EQ(*f->get_int("llama.block_count"), 4);
+  EXPECT_EQ(*f->get_int("llama.embedding_length"), 64);
+  EXPECT_EQ(*f->get_int("tokenizer.ggml.padding_token_id"), 4294967295);
+  EXPECT_FLOAT_EQ(static_cast<float>(*f->get_float("llama.attention.layer_norm_rms_epsilon")),
+                  1e-5f);
+  EXPECT_EQ(f->tensors().size(), 39u);  // 3 + 4 layers x 9
+  auto tokens = f->get_array("tokenizer.ggml.tokens", ValueType::String);
+  ASSERT_TRUE(tokens.ok()) << tokens.error().message;
+  ASSERT_EQ((*tokens)->items.size(), 512u);
+  EXPECT_EQ(*(*tokens)->items[1].as_string(), "<s>");
+  EXPECT_EQ(*(*tokens)->items[3].as_string(), "<0x00>");
+  expect_tensors_in_bounds(*f);
+
+  // The embedding must be the llama2.c checkpoint's, float for float: the
+  // .bin starts with 7 int32 (dim 64, ..., vocab 512), then (512, 64) floats.
+  const TensorInfo* embd = f->find_tensor("token_embd.weight");
+  ASSERT_NE(embd, nullptr);
+  EXPECT_EQ(embd->dims, (std::vector<int64_t>{64, 512}));
+  std::ifstream bin(kData + "/models/aidreams260K/aidreams260K.bin", std::ios::binary);
+  ASSERT_TRUE(bin.good());
+  std::vector<char> expected(512 * 64 * 4);
+  bin.seekg(7 * 4);
+  bin.read(expected.data(), static_cast<std::streamsize>(expected.size()));
+  ASSERT_EQ(embd->size_bytes, expected.size());
+  EXPECT_EQ(std::memcmp(embd->data, expected.data(), expected.size()), 0);
+}
+
+TEST(GgufRealFiles, Llama2SpmVocab) {
+  auto f = open_or_die(kSpm);
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(*f->get_string("tokenizer.ggml.model"), "llama");
+  auto tokens = f->get_array("tokenizer.ggml.tokens", ValueType::String);
+  ASSERT_TRUE(tokens.ok());
+  ASSERT_EQ((*tokens)->items.size(), 32000u);
+  EXPECT_EQ(*(*tokens)->items[0].as_string(), "<unk>");
+  EXPECT_EQ(*(*tokens)->items[2].as_string(), "</s>");
+  auto scores = f->get_array("tokenizer.ggml.scores", ValueType::Float32);
+  ASSERT_TRUE(scores.ok());
+  EXPECT_EQ((*scores)->items.size(), 32000u);
+  EXPECT_EQ(*f->get_bool_or("tokenizer.ggml.add_bos_token", false), true);
+  EXPECT_EQ(f->tensors().size(), 11u);
+  EXPECT_EQ(f->find_tensor("token_embd.weight")->type, TensorType::F16);
+  expect_tensors_in_bounds(*f);
+}
+
+TEST(GgufRealFiles, Llama3BpeVocabOpensInMilliseconds) {
+  // Warm the page cache, then time the median of 5 opens.
+  ASSERT_NE(open_or_die(kBpe), nullptr);
+  std::vector<double> ms;
+  std::unique_ptr<File> f;
+  for (int i = 0; i < 5; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    f = open_or_die(kBpe);
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                     .count());
+  }
+  std::sort(ms.begin(), ms.end());
+  std::printf("open %s: median %.1f ms (min %.1f, max %.1f)\n", kBpe.c_str(), ms[2], ms[0], ms[4]);
+  EXPECT_LT(ms[2], 200.0) << "a 128K-token vocabulary should open in milliseconds";
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(*f->get_string("tokenizer.ggml.model"), "gpt2");
+  EXPECT_EQ(*f->get_string("tokenizer.ggml.pre"), "llama-bpe");
+  auto tokens = f->get_array("tokenizer.ggml.tokens", ValueType::String);
+  ASSERT_TRUE(tokens.ok());
+  ASSERT_EQ((*tokens)->items.size(), 128256u);
+  EXPECT_EQ(*(*tokens)->items[128000].as_string(), "<|begin_of_text|>");
+  EXPECT_EQ(*(*tokens)->items[128009].as_string(), "<|eot_id|>");
+  EXPECT_EQ((*f->get_array("tokenizer.ggml.merges", ValueType::String))->items.size(), 280146u);
+  EXPECT_EQ(*f->get_int("tokenizer.ggml.bos_token_id"), 128000);
+  EXPECT_EQ(*f->get_int("tokenizer.ggml.eos_token_id"), 128009);
+  expect_tensors_in_bounds(*f);
+}
+
+// ---- Cross-check against gguf-py ------------------------------------------
+
+bool have_gguf_py() { return std::system("python3 -c 'import gguf' > /dev/null 2>&1") == 0; }
+
+// Runs dump_gguf.py on `path`; fails the test on any problem.
+json dump_with_gguf_py(const std::string& path, const std::string& tag) {
+  const std::string out = std::string(TOKAMAK_TEST_TMP) + "/gguf_py_" + tag + ".json";
+  const std::string err = out + ".err";
+  const std::string cmd = "python3 '" + std::string(TOKAMAK_SOURCE_DIR) +
+                          "/tests/engine/gguf/dump_gguf.py' '" + path + "' > '" + out + "' 2> '" +
+                          err + "'";
+  const int rc = std::system(cmd.c_str());
+  std::ifstream in(out);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (rc != 0) {
+    std::ifstream e(err);
+    std::stringstream etext;
+    etext << e.rdbuf();
+    ADD_FAILURE() << cmd << " failed (" << rc << "): " << etext.str();
+    return json();
+  }
+  return json::parse(text.str());
+}
+
+void expect_same(const Value& v, const json& j, const std::string& where);
+
+// An array item given as a plain JSON value (or a VALUE for arrays of arrays).
+void expect_same_item(const Value& v, ValueType elem, const json& j, const std::string& where) {
+  ASSERT_EQ(v.type(), elem) << where;
+  switch (elem) {
+    case ValueType::Array:
+      expect_same(v, j, where);
+      return;
+    case ValueType::String:
+      if (j.is_object()) {
+        std::string hex;
+        for (unsigned char c : *v.as_string()) {
+          char buf[3];
+          std::snprintf(buf, sizeof(buf), "%02x", c);
+          hex += buf;
+        }
+        EXPECT_EQ(hex, j.at("hex").get<std::string>()) << where;
+      } else {
+        EXPECT_EQ(*v.as_string(), j.get<std::string>()) << where;
+      }
+      return;
+    case ValueType::Bool:
+      EXPECT_EQ(*v.as_bool(), j.get<bool>()) << where;
+      return;
+    case ValueType::Float32:
+    case ValueType::Float64:
+      if (j.is_string()) {
+        const double d = *v.as_float();
+        const std::string s = std::isnan(d) ? "nan" : (d > 0 ? "inf" : "-inf");
+        EXPECT_EQ(s, j.get<std::string>()) << where;
+      } else {
+        EXPECT_EQ(*v.as_float(), j.get<double>()) << where;
+      }
+      return;
+    default:
+      if (j.is_number_unsigned()) {
+        EXPECT_EQ(v.as_uint(), j.get<uint64_t>()) << where;
+      } else {
+        EXPECT_EQ(v.as_int(), j.get<int64_t>()) << where;
+      }
+  }
+}
+
+void expect_same(const Value& v, const json& j, const std::string& where) {
+  ASSERT_EQ(std::string(value_type_name(v.type())), j.at("type").get<std::string>()) << where;
+  if (v.type() != ValueType::Array) {
+    expect_same_item(v, v.type(), j.at("value"), where);
+    return;
+  }
+  const Array& a = *v.as_array();
+  ASSERT_EQ(std::string(value_type_name(a.elem_type)), j.at("elem_type").get<std::string>())
+      << where;
+  const json& items = j.at("items");
+  ASSERT_EQ(a.items.size(), items.size()) << where;
+  for (size_t i = 0; i < a.items.size(); ++i) {
+    expect_same_item(a.items[i], a.elem_type, items[i], where + "[" + std::to_string(i) + "]");
+    if (::testing::Test::HasFailure()) return;  // one mismatch is enough
+  }
+}
+
+void expect_matches_gguf_py(const File& f, const std::string& tag) {
+  const json j = dump_with_gguf_py(f.path(), tag);
+  ASSERT_TRUE(j.is_object());
+  EXPECT_EQ(f.version(), j.at("version").get<uint32_t>());
+  EXPECT_EQ(f.alignment(), j.at("alignment").get<uint64_t>());
+  EXPECT_EQ(f.data_offset(), j.at("data_offset").get<uint64_t>());
+  const json& md = j.at("metadata");
+  ASSERT_EQ(f.metadata().size(), md.size());
+  for (size_t i = 0; i < md.size(); ++i) {
+    const auto& [key, value] = f.metadata()[i];
+    ASSERT_EQ(key, md[i].at("key").get<std::string>()) << "entry " << i;
+    expect_same(value, md[i].at("value"), key);
+  }
+  const json& ts = j.at("tensors");
+  ASSERT_EQ(f.tensors().size(), ts.size());
+  for (size_t i = 0; i < ts.size(); ++i) {
+    const TensorInfo& t = f.tensors()[i];
+    EXPECT_EQ(t.name, ts[i].at("name").get<std::string>());
+    EXPECT_EQ(static_cast<uint32_t>(t.type), ts[i].at("type").get<uint32_t>()) << t.name;
+    EXPECT_EQ(t.dims, ts[i].at("dims").get<std::vector<int64_t>>()) << t.name;
+    EXPECT_EQ(t.offset, ts[i].at("offset").get<uint64_t>()) << t.name;
+    EXPECT_EQ(t.size_bytes, ts[i].at("size_bytes").get<uint64_t>()) << t.name;
+  }
+}
+
+class GgufPyCrossCheck : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!have_gguf_py()) GTEST_SKIP() << "python3 with the gguf module is not installed";
+  }
+};
+
+TEST_F(GgufPyCrossCheck, Aidreams) {
+  auto f = open_or_die(kAidreams);
+  ASSERT_NE(f, nullptr);
+  expect_matches_gguf_py(*f, "aidreams");
+}
+
+TEST_F(GgufPyCrossCheck, Llama2SpmVocab) {
+  auto f = open_or_die(kSpm);
+  ASSERT_NE(f, nullptr);
+  expect_matches_gguf_py(*f, "spm");
+}
+
+TEST_F(GgufPyCrossCheck, Llama3BpeVocab) {
+  auto f = open_or_die(kBpe);
+  ASSERT_NE(f, nullptr);
+  expect_matches_gguf_py(*f, "bpe");
+}
+
+// gguf-py reads what our Writer wrote, and sees what our reader sees:
+// every value type, nested arrays, odd strings, tensors of many types.
+TEST_F(GgufPyCrossCheck, WriterOutputReadByGgufPy) {
+  for (auto [version, alignment] : {std::pair{3u, 32u}, std::pair{2u, 64u}, std::pair{3u, 8u}}) {
+    Writer w(version, alignment);
+    for (auto& [k, v] : test::all_values()) w.set(k, v);
+    w.set("t.string.not_utf8", Value::string("\xff\xfe ok"));
+    w.set("t.f64.nan", Value::f64(std::nan("")));
+    w.set("t.f32.neginf", Value::f32(-INFINITY));
+    const std::vector<std::pair<TensorType, std::vector<int64_t>>> tensors = {
+        {TensorType::F32, {3, 5}},   {TensorType::F16, {7}},           {TensorType::Q4_0, {64, 2}},
+        {TensorType::Q8_0, {32, 3}}, {TensorType::Q4_K, {256, 2}},     {TensorType::Q6_K, {256}},
+        {TensorType::Q5_K, {512}},   {TensorType::BF16, {2, 3, 4, 5}}, {TensorType::I32, {9}},
+    };
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      const auto& [type, dims] = tensors[i];
+      const auto& tr = traits(type);
+      int64_t n = 1;
+      for (int64_t d : dims) n *= d;
+      w.add_tensor("blk." + std::to_string(i) + ".w", dims, type,
+                   std::vector<uint8_t>(static_cast<size_t>(n / tr.block_size) * tr.type_size,
+                                        static_cast<uint8_t>(i)));
+    }
+    const std::string path = std::string(TOKAMAK_TEST_TMP) + "/writer_v" + std::to_string(version) +
+                             "_a" + std::to_string(alignment) + ".gguf";
+    ASSERT_TRUE(w.write(path).ok());
+    auto f = open_or_die(path);
+    ASSERT_NE(f, nullptr);
+    EXPECT_EQ(f->metadata().size(), test::all_values().size() + 3 + (alignment != 32 ? 1 : 0));
+    expect_matches_gguf_py(*f, "writer");
+  }
+}
+
+}  // namespace
+}  // namespace tokamak::gguf

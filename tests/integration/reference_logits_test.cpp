@@ -1,0 +1,233 @@
+// The CPU forward pass against an independent reference: tiny random-weight
+// GGUF models written by llama.cpp's gguf-py, and their logits computed in
+// float64 numpy from the published llama / qwen2 architecture
+// (tests/reference/llama_ref.py, make_reference_models.py). The manifest
+// tests/fixtures/reference/manifest.json lists every model, its token
+// sequence, its logits file and the tolerance derived for its weight type
+// (tests/reference/README.md explains the derivation).
+//
+// Each model is run three ways, each compared at every position:
+//   prefill  all tokens in one step, logits for every row;
+//   decode   one token per step;
+//   chunked  a first chunk of 5 tokens, then the remaining 7 in one step.
+// The KV blocks are a scrambled, non-contiguous block table so that paging
+// mistakes show up as wrong logits.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "cpu/cpu_backend.h"
+#include "model/model.h"
+
+#ifndef TOKAMAK_REFERENCE_MODELS_DIR
+#define TOKAMAK_REFERENCE_MODELS_DIR TOKAMAK_TEST_TMP "/reference_models"
+#endif
+
+namespace tokamak {
+namespace {
+
+namespace fs = std::filesystem;
+
+const fs::path kFixtures = fs::path(TOKAMAK_SOURCE_DIR) / "tests/fixtures/reference";
+constexpr int32_t kBlockSize = 4;
+// Physical blocks for logical blocks 0, 1, 2, ... of the sequence: scrambled.
+const std::vector<int32_t> kBlockTable = {6, 1, 4, 0, 7, 3};
+
+struct Case {
+  std::string name;
+  fs::path model;
+  bool committed = true;
+  std::vector<int32_t> tokens;
+  int32_t vocab_size = 0;
+  double tolerance = 0;
+  std::vector<float> expected;     // (num_tokens, vocab_size)
+  std::vector<float> act_rounded;  // same shape, or empty
+};
+
+nlohmann::json read_manifest() {
+  std::ifstream in(kFixtures / "manifest.json");
+  if (!in) return nlohmann::json();
+  return nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+}
+
+std::vector<float> read_f32(const fs::path& path, size_t num_values) {
+  std::vector<float> out(num_values);
+  std::ifstream in(path, std::ios::binary);
+  in.read(reinterpret_cast<char*>(out.data()), static_cast<std::streamsize>(num_values * 4));
+  if (!in || in.peek() != std::char_traits<char>::eof()) return {};
+  return out;
+}
+
+std::vector<std::string> case_names() {
+  std::vector<std::string> names;
+  const nlohmann::json manifest = read_manifest();
+  if (!manifest.is_object()) return {"manifest_unreadable"};
+  for (const auto& m : manifest["models"]) names.push_back(m["name"].get<std::string>());
+  return names;
+}
+
+// Fills `out` from the manifest entry `name`; failures are test failures.
+void load_case(const std::string& name, Case& out) {
+  const nlohmann::json manifest = read_manifest();
+  ASSERT_TRUE(manifest.is_object()) << "cannot parse " << (kFixtures / "manifest.json");
+  for (const auto& m : manifest["models"]) {
+    if (m["name"] != name) continue;
+    out.name = name;
+    out.committed = m["committed"].get<bool>();
+    out.model = (out.committed ? kFixtures : fs::path(TOKAMAK_REFERENCE_MODELS_DIR)) /
+                m["model"].get<std::string>();
+    out.tokens = m["tokens"].get<std::vector<int32_t>>();
+    out.vocab_size = m["vocab_size"].get<int32_t>();
+    out.tolerance = m["tolerance_abs"].get<double>();
+    const size_t n = out.tokens.size() * static_cast<size_t>(out.vocab_size);
+    out.expected = read_f32(kFixtures / m["logits"].get<std::string>(), n);
+    ASSERT_EQ(out.expected.size(), n) << m["logits"] << ": expected " << n << " float32 values";
+    if (m["logits_act_rounded"].is_string())
+      out.act_rounded = read_f32(kFixtures / m["logits_act_rounded"].get<std::string>(), n);
+    return;
+  }
+  FAIL() << "no model " << name << " in the manifest";
+}
+
+struct Diff {
+  double max_abs = 0;
+  int64_t where = -1;  // flat index of the largest difference
+};
+
+Diff compare(const std::vector<float>& got, const std::vector<float>& want) {
+  Diff d;
+  for (size_t i = 0; i < got.size(); ++i) {
+    const double e = std::fabs(static_cast<double>(got[i]) - want[i]);
+    if (!(e <= d.max_abs)) {  // also catches NaN
+      d.max_abs = std::isnan(e) ? INFINITY : e;
+      d.where = static_cast<int64_t>(i);
+    }
+  }
+  return d;
+}
+
+double max_abs_value(const std::vector<float>& v) {
+  double m = 0;
+  for (float x : v) m = std::max(m, static_cast<double>(std::fabs(x)));
+  return m;
+}
+
+// Runs tokens [begin, end) of the sequence as one step, writing the logits
+// of every row into logits (row = position).
+Status run_step(Backend& backend, const Case& c, int32_t begin, int32_t end,
+                std::vector<float>& logits) {
+  std::vector<int32_t> tokens(c.tokens.begin() + begin, c.tokens.begin() + end);
+  std::vector<int32_t> positions, token_seq, rows;
+  for (int32_t p = begin; p < end; ++p) {
+    positions.push_back(p);
+    token_seq.push_back(0);
+    rows.push_back(p - begin);
+  }
+  const StepSequence seq{kBlockTable};
+  StepPlan plan;
+  plan.tokens = tokens;
+  plan.positions = positions;
+  plan.token_seq = token_seq;
+  plan.sequences = std::span<const StepSequence>(&seq, 1);
+  plan.logits_rows = rows;
+  std::span<float> out(logits.data() + static_cast<size_t>(begin) * c.vocab_size,
+                       static_cast<size_t>(end - begin) * c.vocab_size);
+  return backend.forward(plan, out);
+}
+
+class ReferenceLogits : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    ASSERT_NO_FATAL_FAILURE(load_case(GetParam(), c_));
+    if (!c_.committed && !fs::exists(c_.model)) {
+      if (std::getenv("TOKAMAK_REFERENCE_REQUIRE_GENERATED"))
+        FAIL() << c_.model << " was not generated (the ctest fixture reference_models_generate "
+               << "runs tests/reference/make_reference_models.py --generate-only)";
+      GTEST_SKIP() << c_.model << " is generated at test time; ctest runs this case as "
+                   << "reference_logits_generated after reference_models_generate";
+    }
+    auto model = Model::load(c_.model.string());
+    ASSERT_TRUE(model.ok()) << model.error().message;
+    model_ = *model;
+    ASSERT_EQ(model_->spec().vocab_size, c_.vocab_size);
+  }
+
+  std::unique_ptr<Backend> make_backend() {
+    CpuBackendOptions options;
+    options.num_threads = 2;
+    options.kv.block_size = kBlockSize;
+    options.kv.num_blocks = 8;
+    auto backend = make_cpu_backend(model_, options);
+    EXPECT_TRUE(backend.ok()) << backend.error().message;
+    return backend.ok() ? std::move(*backend) : nullptr;
+  }
+
+  // Compares and prints; the act-rounded reference is shown for diagnosis.
+  void check(const char* mode, const std::vector<float>& got) {
+    const Diff d = compare(got, c_.expected);
+    const double scale = max_abs_value(c_.expected);
+    std::string extra;
+    if (!c_.act_rounded.empty()) {
+      char buf[96];
+      std::snprintf(buf, sizeof buf, "  (vs act-rounded reference %.3g)",
+                    compare(got, c_.act_rounded).max_abs);
+      extra = buf;
+    }
+    std::printf("[ reference ] %-28s %-8s max|diff| %.3g  rel %.3g  tolerance %.3g%s\n",
+                c_.name.c_str(), mode, d.max_abs, d.max_abs / scale, c_.tolerance, extra.c_str());
+    EXPECT_LE(d.max_abs, c_.tolerance)
+        << c_.name << " " << mode << ": largest difference at position " << d.where / c_.vocab_size
+        << ", token " << d.where % c_.vocab_size << ": engine " << got[d.where] << ", reference "
+        << c_.expected[d.where];
+  }
+
+  Case c_;
+  std::shared_ptr<const Model> model_;
+};
+
+TEST_P(ReferenceLogits, PrefillAllRows) {
+  auto backend = make_backend();
+  ASSERT_TRUE(backend);
+  std::vector<float> logits(c_.expected.size(), NAN);
+  const Status s = run_step(*backend, c_, 0, static_cast<int32_t>(c_.tokens.size()), logits);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  check("prefill", logits);
+}
+
+TEST_P(ReferenceLogits, DecodeOneTokenPerStep) {
+  auto backend = make_backend();
+  ASSERT_TRUE(backend);
+  std::vector<float> logits(c_.expected.size(), NAN);
+  for (int32_t p = 0; p < static_cast<int32_t>(c_.tokens.size()); ++p) {
+    const Status s = run_step(*backend, c_, p, p + 1, logits);
+    ASSERT_TRUE(s.ok()) << "position " << p << ": " << s.error().message;
+  }
+  check("decode", logits);
+}
+
+TEST_P(ReferenceLogits, ChunkedPrefill) {
+  auto backend = make_backend();
+  ASSERT_TRUE(backend);
+  std::vector<float> logits(c_.expected.size(), NAN);
+  const int32_t n = static_cast<int32_t>(c_.tokens.size());
+  Status s = run_step(*backend, c_, 0, 5, logits);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  s = run_step(*backend, c_, 5, n, logits);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  check("chunked", logits);
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, ReferenceLogits, ::testing::ValuesIn(case_names()),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace tokamak

@@ -12,18 +12,19 @@
 
 #include "core/result.h"
 #include "core/tensor_type.h"
+#include "quant/blocks.h"  // BlockQ8_0, BlockQ4_0, BlockQ4K, BlockQ6K, BlockQ8K
 
 namespace tokamak::quant {
 
-// Q8_K: activation format for K-quants (256 values: f32 d, int8 qs[256],
-// int16 bsums[16] = sums of each group of 16 qs). Never stored in files.
-struct BlockQ8K {
-  float d;
-  int8_t qs[256];
-  int16_t bsums[16];
-};
+// n must be a multiple of the type's block size (all functions); `type` must
+// be one of F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K unless said otherwise.
+// Rows need no particular alignment.
 
-// n must be a multiple of the type's block size (all functions).
+// Types dequantize_row / quantize_row / vec_dot accept.
+bool can_dequantize(TensorType type);
+bool can_quantize(TensorType type);
+
+// Precondition: can_dequantize(type) (otherwise dst is filled with NaN).
 void dequantize_row(TensorType type, const void* src, float* dst, int64_t n);
 
 // Quantizes with llama.cpp's reference rounding (Q8_0, Q4_0) or a search for
@@ -44,5 +45,21 @@ float vec_dot(TensorType weight_type, int64_t n, const void* weight_row, const v
 // Scalar reference of the same (tests compare the vectorised path to it).
 float vec_dot_reference(TensorType weight_type, int64_t n, const void* weight_row,
                         const void* x_act);
+
+// Batched dots. Both give exactly the values vec_dot would give for each pair
+// (same kernels, same summation order), so results do not depend on batching.
+//
+// One weight row against num_x activation rows (prefill: each weight block is
+// loaded once and used for up to 4 tokens):
+//   out[i] = dot(weight_row, x_acts + i * x_act_stride_bytes),  i < num_x
+// x_act_stride_bytes is usually activation_row_bytes(weight_type, n).
+void vec_dot_multi(TensorType weight_type, int64_t n, const void* weight_row, const void* x_acts,
+                   size_t x_act_stride_bytes, int64_t num_x, float* out);
+
+// num_rows weight rows (w_row_bytes apart, usually row_size_bytes(type, n))
+// against one activation row (decode: a matrix-vector product):
+//   out[r] = dot(w_rows + r * w_row_bytes, x_act),  r < num_rows
+void vec_dot_rows(TensorType weight_type, int64_t n, const void* w_rows, size_t w_row_bytes,
+                  int64_t num_rows, const void* x_act, float* out);
 
 }  // namespace tokamak::quant

@@ -26,9 +26,11 @@ constexpr std::string_view kAddBos = "tokenizer.ggml.add_bos_token";
 constexpr std::string_view kAddEos = "tokenizer.ggml.add_eos_token";
 constexpr std::string_view kAddSpacePrefix = "tokenizer.ggml.add_space_prefix";
 
-// Control tokens with these texts end generation (as in llama.cpp).
-constexpr std::array<std::string_view, 7> kEogTexts = {
-    "<|eot_id|>", "<|eom_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "</s>"};
+// Control tokens with these texts end generation (llama.cpp's list, plus
+// Llama 3's <|end_of_text|>, which base models emit at the end of a text).
+constexpr std::array<std::string_view, 8> kEogTexts = {
+    "<|eot_id|>",    "<|eom_id|>",    "<|im_end|>",      "<|end|>",
+    "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>", "</s>"};
 
 std::string where(const gguf::File& file, std::string_view key) {
   return file.path() + ": " + std::string(key);

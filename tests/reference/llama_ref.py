@@ -188,14 +188,17 @@ def _q8_k_roundtrip(x: np.ndarray) -> np.ndarray:
     return (q * d).reshape(x.shape)
 
 
-def round_activation(x: np.ndarray, weight_type: QT) -> np.ndarray:
+def round_activation(x: np.ndarray, weight_type: QT, round_half: bool = True) -> np.ndarray:
     """The input row of a matrix product as a llama.cpp-style CPU kernel sees
-    it for weights of weight_type."""
+    it for weights of weight_type. round_half=False keeps float32 inputs for
+    F16/BF16 weights (as our CPU backend does)."""
     if weight_type in (QT.Q8_0, QT.Q4_0):
         x32 = np.ascontiguousarray(x, dtype=np.float32)
         return dequantize(quantize(x32, QT.Q8_0), QT.Q8_0).astype(np.float64).reshape(x.shape)
     if weight_type in (QT.Q4_K, QT.Q6_K):
         return _q8_k_roundtrip(x.astype(np.float32).astype(np.float64))
+    if not round_half:
+        return x
     if weight_type == QT.F16:
         return x.astype(np.float16).astype(np.float64)
     if weight_type == QT.BF16:
@@ -214,9 +217,10 @@ class Forward:
     how large such rounding errors can make the logits move)."""
 
     def __init__(self, model: RefModel, act_round: bool = False, dither=None,
-                 gqa_modulo: bool = False, causal: bool = True):
+                 gqa_modulo: bool = False, causal: bool = True, round_half: bool = True):
         self.m = model
         self.act_round = act_round
+        self.round_half = round_half
         self.dither = dither
         # Deliberate bugs, for checking that a test would notice them:
         self.gqa_modulo = gqa_modulo  # q head j reads kv head j % num_kv_heads
@@ -228,7 +232,7 @@ class Forward:
         if self.dither is not None:
             x = x + self._dither_noise(x, t)
         elif self.act_round:
-            x = round_activation(x, t)
+            x = round_activation(x, t, self.round_half)
         return x @ w.T
 
     def _dither_noise(self, x: np.ndarray, t: QT) -> np.ndarray:

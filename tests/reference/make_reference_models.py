@@ -56,6 +56,22 @@ class Spec:
     rope_llama3_meta: bool = False  # llama3 factors given as rope.scaling.* keys
     rope_linear: float = 0.0  # rope.scaling.type linear with this factor
     committed: bool = True  # model file is committed (else generated at test time)
+    head_dim: int = 0  # 0: dim / num_heads; else written as attention.key_length
+    rope_dim: int = 0  # 0: head_dim; else rope.dimension_count (partial rotation)
+    # Per-tensor type overrides (name suffix, type), like llama.cpp's mixes.
+    overrides: tuple = ()
+
+    def head_width(self) -> int:
+        return self.head_dim or self.dim // self.num_heads
+
+    def type_of(self, name: str) -> QT:
+        for suffix, t in self.overrides:
+            if name.endswith(suffix):
+                return t
+        return self.wtype
+
+    def all_types(self) -> set:
+        return {self.wtype} | {t for _, t in self.overrides}
 
 
 LLAMA3 = dict(factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0, original_context=64)
@@ -85,6 +101,19 @@ SPECS = [
          wtype=QT.Q4_K, dim=256, hidden_dim=512, num_layers=1, committed=False),
     Spec("llama_q6_k", "llama, Q6_K random valid blocks, dim 256, hidden 512, 1 layer", 113,
          wtype=QT.Q6_K, dim=256, hidden_dim=512, num_layers=1, committed=False),
+    Spec("llama_q4_k_m_mix", "llama, Q4_K_M-like mix: Q4_K, Q6_K attn_v/ffn_down/output, "
+         "Q8_0 token_embd, F16 attn_output", 114, wtype=QT.Q4_K, dim=256, hidden_dim=256,
+         num_layers=1, committed=False,
+         overrides=(("attn_v.weight", QT.Q6_K), ("ffn_down.weight", QT.Q6_K),
+                    ("output.weight", QT.Q6_K), ("token_embd.weight", QT.Q8_0),
+                    ("attn_output.weight", QT.F16))),
+    Spec("llama_f32_partial_rope", "llama F32, rope.dimension_count 8 of head width 16", 115,
+         num_heads=2, num_kv_heads=1, rope_dim=8, num_layers=1, committed=False),
+    Spec("qwen2_f32_partial_rope", "qwen2 F32 (NEOX), rope.dimension_count 8 of head width 16",
+         116, arch="qwen2", bias=True, num_heads=2, num_kv_heads=1, rope_dim=8, num_layers=1,
+         committed=False),
+    Spec("llama_f32_key_length", "llama F32, attention.key_length 16 with dim 32 and 4 heads "
+         "(q width 64 != dim)", 117, head_dim=16, num_layers=1, committed=False),
 ]
 
 
@@ -155,8 +184,10 @@ def write_model(spec: Spec, path: str) -> None:
     rng = np.random.default_rng(spec.seed)
     tokens, scores, types = vocab_pieces()
     vocab = len(tokens)
-    head_dim = spec.dim // spec.num_heads
+    head_dim = spec.head_width()
+    q_dim = spec.num_heads * head_dim
     kv_dim = spec.num_kv_heads * head_dim
+    rope_dim = spec.rope_dim or head_dim
 
     w = GGUFWriter(path, spec.arch)
     w.add_name(spec.name)
@@ -166,7 +197,10 @@ def write_model(spec: Spec, path: str) -> None:
     w.add_embedding_length(spec.dim)
     w.add_block_count(spec.num_layers)
     w.add_feed_forward_length(spec.hidden_dim)
-    w.add_rope_dimension_count(head_dim)
+    if spec.head_dim:
+        w.add_key_length(head_dim)
+        w.add_value_length(head_dim)
+    w.add_rope_dimension_count(rope_dim)
     w.add_head_count(spec.num_heads)
     w.add_head_count_kv(spec.num_kv_heads)
     w.add_layer_norm_rms_eps(spec.rms_eps)
@@ -182,8 +216,8 @@ def write_model(spec: Spec, path: str) -> None:
     if spec.rope_linear:
         w.add_string(f"{spec.arch}.rope.scaling.type", "linear")
         w.add_rope_scaling_factor(spec.rope_linear)
-    w.add_file_type(file_type(spec.wtype))
-    if spec.wtype not in (QT.F32, QT.F16, QT.BF16):
+    w.add_file_type(LlamaFileType.MOSTLY_Q4_K_M if spec.overrides else file_type(spec.wtype))
+    if spec.all_types() - {QT.F32, QT.F16, QT.BF16}:
         w.add_quantization_version(2)
     w.add_tokenizer_model("llama")
     w.add_tokenizer_pre("default")
@@ -197,7 +231,7 @@ def write_model(spec: Spec, path: str) -> None:
     w.add_add_eos_token(False)
 
     def matrix(name, rows, cols, std):
-        arr, raw = encode_matrix(rng, spec.wtype, rows, cols, std)
+        arr, raw = encode_matrix(rng, spec.type_of(name), rows, cols, std)
         w.add_tensor(name, arr, raw_dtype=raw)
 
     def vector(name, values):
@@ -206,19 +240,19 @@ def write_model(spec: Spec, path: str) -> None:
     matrix("token_embd.weight", vocab, spec.dim, 0.5)
     if spec.rope_freqs_tensor:
         vector("rope_freqs.weight", llama_ref.llama3_freq_factors(
-            head_dim, spec.theta, LLAMA3["factor"], LLAMA3["low_freq_factor"],
+            rope_dim, spec.theta, LLAMA3["factor"], LLAMA3["low_freq_factor"],
             LLAMA3["high_freq_factor"], LLAMA3["original_context"]))
     for layer in range(spec.num_layers):
         p = f"blk.{layer}."
         vector(p + "attn_norm.weight", rng.uniform(0.5, 1.5, spec.dim))
-        matrix(p + "attn_q.weight", spec.dim, spec.dim, spec.dim ** -0.5)
+        matrix(p + "attn_q.weight", q_dim, spec.dim, spec.dim ** -0.5)
         matrix(p + "attn_k.weight", kv_dim, spec.dim, spec.dim ** -0.5)
         matrix(p + "attn_v.weight", kv_dim, spec.dim, spec.dim ** -0.5)
         if spec.bias:
-            vector(p + "attn_q.bias", rng.standard_normal(spec.dim) * 0.5)
+            vector(p + "attn_q.bias", rng.standard_normal(q_dim) * 0.5)
             vector(p + "attn_k.bias", rng.standard_normal(kv_dim) * 0.5)
             vector(p + "attn_v.bias", rng.standard_normal(kv_dim) * 0.5)
-        matrix(p + "attn_output.weight", spec.dim, spec.dim, spec.dim ** -0.5)
+        matrix(p + "attn_output.weight", spec.dim, q_dim, q_dim ** -0.5)
         vector(p + "ffn_norm.weight", rng.uniform(0.5, 1.5, spec.dim))
         matrix(p + "ffn_gate.weight", spec.hidden_dim, spec.dim, spec.dim ** -0.5)
         matrix(p + "ffn_up.weight", spec.hidden_dim, spec.dim, spec.dim ** -0.5)
@@ -262,6 +296,8 @@ def ablations(model: llama_ref.RefModel, tokens, ref: np.ndarray) -> dict[str, f
     out["rope_style_swapped"] = diff(replace(model, cfg=replace(c, neox=not c.neox)))
     if c.freq_factors is not None:
         out["no_freq_factors"] = diff(replace(model, cfg=replace(c, freq_factors=None)))
+    if c.rope_dim != c.head_dim:
+        out["rope_all_dims"] = diff(replace(model, cfg=replace(c, rope_dim=c.head_dim)))
     if c.linear_factor != 1.0:
         out["no_linear_scaling"] = diff(replace(model, cfg=replace(c, linear_factor=1.0)))
     if 1 < c.num_kv_heads < c.num_heads:
@@ -278,9 +314,11 @@ def expected(spec: Spec, model_path: str) -> tuple[dict, np.ndarray]:
     tokens = prompt_tokens(spec)
     ref = llama_ref.logits(model, tokens)
     max_abs = float(np.abs(ref).max())
-    runs = [llama_ref.logits(model, tokens, act_round=True)]
+    # Our CPU backend's rounding: Q8_0 / Q8_K inputs for quantized weights only.
+    cpu_rounded = llama_ref.Forward(model, act_round=True, round_half=False).logits(tokens)
+    runs = [cpu_rounded, llama_ref.logits(model, tokens, act_round=True)]
     dither = np.random.default_rng(spec.seed + 2000)
-    if spec.wtype != QT.F32:
+    if spec.all_types() != {QT.F32}:
         for _ in range(NUM_DITHER_RUNS):
             runs.append(llama_ref.Forward(model, dither=dither).logits(tokens))
     rounding = max(float(np.abs(r - ref).max()) for r in runs)
@@ -288,7 +326,7 @@ def expected(spec: Spec, model_path: str) -> tuple[dict, np.ndarray]:
     # Our CPU backend keeps fp32 activations for F16/BF16 weights (their
     # values are exact in fp32), so only the float32 floor applies there.
     # A backend that rounds activations to half precision uses tolerance_rounded.
-    fp32_acts = spec.wtype in (QT.F32, QT.F16, QT.BF16)
+    fp32_acts = spec.all_types() <= {QT.F32, QT.F16, QT.BF16}
     tol = FLOOR_REL * max_abs if fp32_acts else tol_rounded
     abl = ablations(model, tokens, ref)
     for k, v in abl.items():
@@ -299,13 +337,13 @@ def expected(spec: Spec, model_path: str) -> tuple[dict, np.ndarray]:
         "name": spec.name,
         "description": spec.description,
         "arch": spec.arch,
-        "weight_type": spec.wtype.name,
+        "weight_type": "+".join(sorted(t.name for t in spec.all_types())),
         "model": spec.name + ".gguf",
         "committed": spec.committed,
         "tensor_sha256": tensor_sha256(model_path),
         "tokens": tokens,
         "logits": spec.name + ".logits.f32",
-        "logits_act_rounded": (None if spec.wtype in (QT.F32, QT.F16, QT.BF16)
+        "logits_act_rounded": (None if fp32_acts
                                else spec.name + ".logits_act_rounded.f32"),
         "num_tokens": len(tokens),
         "vocab_size": model.cfg.vocab_size,
@@ -315,7 +353,7 @@ def expected(spec: Spec, model_path: str) -> tuple[dict, np.ndarray]:
         "tolerance_rounded_activations_abs": tol_rounded,
         "ablations": abl,
     }
-    return entry, np.stack([ref, runs[0]])
+    return entry, np.stack([ref, cpu_rounded])
 
 
 def main() -> None:

@@ -7,7 +7,10 @@ without its own regex), as Meta's tokenizer.json defines it, and encodes
 texts without special tokens.
 
 usage: tokenizer_oracle.py ENCODER_JSON VOCAB_BPE TEXTS_JSON OUT_JSON [--pre llama-bpe|gpt-2]
+                           [--save TOKENIZER_JSON]
   TEXTS_JSON: a JSON list of strings; OUT_JSON: a JSON list of id lists.
+  --save also writes the tokenizer as a Hugging Face tokenizer.json (for
+  llama-bpe with Llama 3's 256 special tokens added as special tokens).
 Exit code 3 when the `tokenizers` package is missing (the caller skips).
 """
 import json
@@ -15,6 +18,16 @@ import sys
 
 LLAMA3_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|"
                   r" ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+
+
+def llama3_special_tokens():
+    """Meta's Llama 3.1+ special tokens, ids 128000..128255 in order."""
+    named = {0: "<|begin_of_text|>", 1: "<|end_of_text|>", 4: "<|finetune_right_pad_id|>",
+             6: "<|start_header_id|>", 7: "<|end_header_id|>", 8: "<|eom_id|>",
+             9: "<|eot_id|>", 10: "<|python_tag|>"}
+    reserved = iter(range(256))
+    return [named[i] if i in named else f"<|reserved_special_token_{next(reserved)}|>"
+            for i in range(256)]
 
 
 def load_merges(path):
@@ -52,9 +65,13 @@ def build(encoder_path, merges_path, pre):
 def main(argv):
     args = [a for a in argv[1:] if not a.startswith("--")]
     pre = "llama-bpe"
+    save = None
     if "--pre" in argv:
         pre = argv[argv.index("--pre") + 1]
         args.remove(pre)
+    if "--save" in argv:
+        save = argv[argv.index("--save") + 1]
+        args.remove(save)
     if len(args) != 4:
         print(__doc__, file=sys.stderr)
         return 2
@@ -70,6 +87,11 @@ def main(argv):
     encodings = tok.encode_batch(texts, add_special_tokens=False)
     with open(out_path, "w", encoding="utf-8") as f:
         json.dump([e.ids for e in encodings], f)
+    if save:
+        if pre == "llama-bpe":
+            from tokenizers import AddedToken
+            tok.add_special_tokens([AddedToken(t, special=True) for t in llama3_special_tokens()])
+        tok.save(save)
     return 0
 
 

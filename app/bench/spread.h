@@ -1,0 +1,17 @@
+// Median and range of repeated measurements.
+#pragma once
+
+#include <vector>
+
+namespace tokamak {
+
+struct Spread {
+  std::vector<double> samples;  // in the order measured
+  double median = 0.0;          // mean of the middle two for an even count
+  double min = 0.0;
+  double max = 0.0;
+};
+
+Spread summarize(std::vector<double> samples);
+
+}  // namespace tokamak

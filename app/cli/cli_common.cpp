@@ -1,0 +1,100 @@
+#include "cli_common.h"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "cpu/cpu_backend.h"
+
+namespace tokamak::cli {
+
+void fail(const std::string& message) { throw CliError(message); }
+
+void check_model_path(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::file_status st = fs::status(path, ec);
+  if (ec || !fs::exists(st)) fail(fmt::format("{}: no such file", path));
+  if (fs::is_directory(st)) fail(fmt::format("{}: is a directory, expected a .gguf file", path));
+  if (!fs::is_regular_file(st)) fail(fmt::format("{}: not a regular file", path));
+  const auto size = fs::file_size(path, ec);
+  if (ec) fail(fmt::format("{}: cannot read the file size: {}", path, ec.message()));
+  if (size == 0) fail(fmt::format("{}: the file is empty, expected a GGUF model", path));
+  std::ifstream f(path, std::ios::binary);
+  if (!f) fail(fmt::format("{}: cannot open the file for reading", path));
+}
+
+void add_model_options(CLI::App* cmd, ModelOptions& o) {
+  cmd->add_option("MODEL", o.path, "GGUF model file")->required();
+  cmd->add_option("--device", o.device, "cpu, cuda or auto (auto: cpu in this build)")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
+  cmd->add_option("-t,--threads", o.threads, "CPU threads (default: all)");
+  cmd->add_option("-c,--ctx-size", o.context,
+                  "context positions to reserve KV for (default: min(model, 4096))");
+}
+
+LoadedModel load_model(const ModelOptions& o) {
+  if (o.device == "cuda") {
+    fail("this build has no CUDA backend (rebuild with -DTOKAMAK_CUDA=ON on a machine with CUDA)");
+  }
+  check_model_path(o.path);
+  LoadedModel m;
+  m.model = take(Model::load(o.path));
+  CpuBackendOptions bo;
+  bo.num_threads = o.threads;
+  const int32_t model_ctx = m.model->spec().context_length;
+  if (o.context > 0) {
+    if (model_ctx > 0 && o.context > model_ctx) {
+      fail(fmt::format("--ctx-size {} exceeds the model's context length of {}", o.context,
+                       model_ctx));
+    }
+    bo.kv.num_blocks = (o.context + bo.kv.block_size - 1) / bo.kv.block_size;
+  }
+  m.backend = take(make_cpu_backend(m.model, bo));
+  const KvCacheConfig& kv = m.backend->kv_config();
+  m.context = kv.num_blocks * kv.block_size;
+  if (o.context > 0) m.context = std::min(m.context, o.context);
+  if (model_ctx > 0) m.context = std::min(m.context, model_ctx);
+  return m;
+}
+
+void add_sampling_options(CLI::App* cmd, SamplingOptions& o) {
+  SamplingParams& p = o.params;
+  cmd->add_option("--temp", p.temperature, "temperature; 0 = greedy")->capture_default_str();
+  cmd->add_option("--top-k", p.top_k, "top-k (0 = off)")->capture_default_str();
+  cmd->add_option("--top-p", p.top_p, "top-p (1 = off)")->capture_default_str();
+  cmd->add_option("--min-p", p.min_p, "min-p (0 = off)")->capture_default_str();
+  cmd->add_option("--repeat-penalty", p.repeat_penalty, "repeat penalty (1 = off)")
+      ->capture_default_str();
+  cmd->add_option("--repeat-last-n", p.repeat_last_n, "tokens the penalties look at (-1 = all)")
+      ->capture_default_str();
+  cmd->add_option("--frequency-penalty", p.frequency_penalty, "frequency penalty")
+      ->capture_default_str();
+  cmd->add_option("--presence-penalty", p.presence_penalty, "presence penalty")
+      ->capture_default_str();
+  cmd->add_option("--seed", o.seed, "random seed (default: random)");
+  cmd->add_option("--stop", o.stop, "stop string (repeatable)");
+}
+
+SamplingParams resolve_sampling(const SamplingOptions& o) {
+  SamplingParams p = o.params;
+  if (o.seed >= 0) {
+    p.seed = static_cast<uint64_t>(o.seed);
+  } else {
+    std::random_device rd;
+    p.seed = (static_cast<uint64_t>(rd()) << 32) | rd();
+  }
+  if (std::string bad = p.validate(); !bad.empty()) fail(bad);
+  return p;
+}
+
+void write_out(const std::string& text) {
+  if (text.empty()) return;
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
+}
+
+}  // namespace tokamak::cli

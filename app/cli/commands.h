@@ -1,0 +1,17 @@
+// Each tokamak-cli subcommand registers itself on the root app; its callback
+// runs the command and throws CliError on failure.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace tokamak::cli {
+
+void add_info_command(CLI::App& app);
+void add_run_command(CLI::App& app);
+void add_chat_command(CLI::App& app);
+void add_tokenize_command(CLI::App& app);
+void add_convert_command(CLI::App& app);
+void add_synth_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
+
+}  // namespace tokamak::cli

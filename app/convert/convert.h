@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "core/tensor_type.h"
 
 namespace tokamak {
 
@@ -31,10 +32,20 @@ namespace tokamak {
 using ConvertProgressFn =
     std::function<void(std::string_view tensor_name, int64_t index, int64_t num_tensors)>;
 
+// One tensor of a written (or planned) file.
+struct TensorSummary {
+  std::string name;
+  std::vector<int64_t> dims;  // dims[0] = row length
+  TensorType type = TensorType::F32;
+  uint64_t size_bytes = 0;
+};
+
 // What a written GGUF file holds (shared by converters and synth).
 struct WriteReport {
   std::string output_path;
-  uint64_t file_size_bytes = 0;
+  uint64_t file_size_bytes = 0;        // 0 for a dry run
+  uint64_t tensor_data_bytes = 0;      // sum of the tensors' sizes (without padding)
+  std::vector<TensorSummary> tensors;  // in file order
   int64_t num_tensors = 0;
   int64_t num_params = 0;                      // sum of tensor element counts
   std::map<std::string, int64_t> type_counts;  // "Q4_K" -> number of tensors

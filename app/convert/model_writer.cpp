@@ -34,6 +34,9 @@ void ModelWriter::add_typed(std::string name, std::vector<int64_t> dims, TensorT
   const int64_t row_length = dims.empty() ? 1 : dims[0];
   const int64_t num_rows = row_length > 0 ? num_values / row_length : 0;
   report_.num_params += num_values;
+  const uint64_t size_bytes = static_cast<uint64_t>(num_rows) * row_size_bytes(type, row_length);
+  report_.tensor_data_bytes += size_bytes;
+  report_.tensors.push_back({name, dims, type, size_bytes});
   report_.type_counts[std::string(tensor_type_name(type))] += 1;
   report_.num_tensors += 1;
   const int64_t index = static_cast<int64_t>(names_.size());

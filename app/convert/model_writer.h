@@ -42,6 +42,8 @@ class ModelWriter {
 
   // Writes the file (tmp + rename by gguf::Writer) and reports.
   Result<WriteReport> write(const std::string& path, const ConvertProgressFn& on_progress);
+  // What write() would write, without producing any data.
+  WriteReport plan() const { return report_; }
 
  private:
   TypeMix mix_;

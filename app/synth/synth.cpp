@@ -109,7 +109,7 @@ Result<SynthReport> synthesize(const SynthOptions& options) {
                       fmt::format("unknown synth preset '{}': expected one of {}", options.preset,
                                   preset_names()));
   }
-  if (options.output_path.empty()) {
+  if (options.output_path.empty() && !options.dry_run) {
     return make_error(ErrorCode::InvalidArgument, "synth: no output path given");
   }
   TK_ASSIGN(TypeMix mix, TypeMix::parse(options.type_mix));
@@ -138,10 +138,13 @@ Result<SynthReport> synthesize(const SynthOptions& options) {
   w.writer().set("tokamak.synth.seed", gguf::Value::u64(options.seed));
   vocab.to_gguf(w.writer());
   add_synth_tensors(w, hp, *preset, options.seed);
-  TK_ASSIGN(WriteReport written, w.write(options.output_path, options.on_progress));
-
   SynthReport report;
-  static_cast<WriteReport&>(report) = std::move(written);
+  if (options.dry_run) {
+    static_cast<WriteReport&>(report) = w.plan();
+  } else {
+    TK_ASSIGN(WriteReport written, w.write(options.output_path, options.on_progress));
+    static_cast<WriteReport&>(report) = std::move(written);
+  }
   report.preset = preset->name;
   report.type_mix = mix.name();
   report.seed = options.seed;

@@ -55,6 +55,9 @@ struct SynthOptions {
   int32_t num_layers = 0;  // > 0: override the preset's layer count
   std::string name;        // general.name; default "synth-<preset>"
   int num_threads = 0;     // <= 0: one per hardware thread
+  // Plan only: the report lists the tensors, types and sizes; nothing is
+  // generated or written (output_path may be empty).
+  bool dry_run = false;
   ConvertProgressFn on_progress;
 };
 

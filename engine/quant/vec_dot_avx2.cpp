@@ -12,6 +12,7 @@
 #include <immintrin.h>
 
 #include <cmath>
+#include <memory>
 
 #include "core/half.h"
 
@@ -59,21 +60,27 @@ struct LoadBF16 {
 template <int R, class Load>
 void dot_float(int64_t n, const void* w, const float* const* xs, float* out) {
   __m256 acc[R][4];
+#pragma GCC unroll 4
   for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
     for (int u = 0; u < 4; ++u) acc[r][u] = _mm256_setzero_ps();
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
+#pragma GCC unroll 4
     for (int u = 0; u < 4; ++u) {
       const __m256 wv = Load::load8(w, i + 8 * u);
+#pragma GCC unroll 4
       for (int r = 0; r < R; ++r)
         acc[r][u] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(xs[r] + i + 8 * u), acc[r][u]);
     }
   }
   for (; i + 8 <= n; i += 8) {
     const __m256 wv = Load::load8(w, i);
+#pragma GCC unroll 4
     for (int r = 0; r < R; ++r)
       acc[r][0] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(xs[r] + i), acc[r][0]);
   }
+#pragma GCC unroll 4
   for (int r = 0; r < R; ++r) {
     float s = hsum(
         _mm256_add_ps(_mm256_add_ps(acc[r][0], acc[r][1]), _mm256_add_ps(acc[r][2], acc[r][3])));
@@ -95,28 +102,54 @@ inline __m256 mul_sum_i8(__m256i a, __m256i b) {
 // two accumulators per row to hide the FMA latency.
 inline __m256i unpack_q8_0(const BlockQ8_0& b) { return load256(b.qs); }
 inline __m256i unpack_q4_0(const BlockQ4_0& b) {
-  const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs));
-  const __m256i nib =
-      _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), _mm256_set1_epi8(0x0F));
+  // Both lanes get the 16 bytes; lane 1 shifts them right by 4 (high nibbles).
+  const __m256i q =
+      _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs)));
+  const __m256i nib = _mm256_and_si256(_mm256_srlv_epi64(q, _mm256_setr_epi64x(0, 0, 4, 4)),
+                                       _mm256_set1_epi8(0x0F));
   return _mm256_sub_epi8(nib, _mm256_set1_epi8(8));
+}
+
+// f32 value of every half. Block scales are looked up here (a load that
+// broadcasts) rather than converted with F16C, whose scalar form competes for
+// the shuffle port with the unpacking.
+const float* f16_table() {
+  static const std::unique_ptr<float[]> table = [] {
+    auto t = std::make_unique<float[]>(65536);
+    for (uint32_t h = 0; h < 65536; ++h) t[h] = fp16_to_f32(static_cast<uint16_t>(h));
+    return t;
+  }();
+  return table.get();
 }
 
 template <int R, class Block, __m256i (*Unpack)(const Block&)>
 void dot_q8_0_act(int64_t n, const void* w, const float* const* xs_f, float* out) {
   const auto* wb = static_cast<const Block*>(w);
   const BlockQ8_0* xs[R];
+#pragma GCC unroll 4
   for (int r = 0; r < R; ++r) xs[r] = reinterpret_cast<const BlockQ8_0*>(xs_f[r]);
   __m256 acc[R][2];
+#pragma GCC unroll 4
   for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
-  const int64_t num_blocks = n / 32;
-  for (int64_t b = 0; b < num_blocks; ++b) {
+  const float* f16 = f16_table();
+  const auto step = [&](int64_t b, int parity) {
     const __m256i q = Unpack(wb[b]);
-    const float dw = half_to_f32(wb[b].d);
+    const __m256 dw = _mm256_broadcast_ss(f16 + wb[b].d);
+#pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
-      const __m256 d = _mm256_set1_ps(dw * half_to_f32(xs[r][b].d));
-      acc[r][b & 1] = _mm256_fmadd_ps(d, mul_sum_i8(q, load256(xs[r][b].qs)), acc[r][b & 1]);
+      const __m256 d = _mm256_mul_ps(dw, _mm256_broadcast_ss(f16 + xs[r][b].d));
+      acc[r][parity] = _mm256_fmadd_ps(d, mul_sum_i8(q, load256(xs[r][b].qs)), acc[r][parity]);
     }
+  };
+  // Even blocks go to accumulator 0, odd ones to 1 (two FMA chains).
+  const int64_t num_blocks = n / 32;
+  int64_t b = 0;
+  for (; b + 2 <= num_blocks; b += 2) {
+    step(b, 0);
+    step(b + 1, 1);
   }
+  if (b < num_blocks) step(b, 0);
+#pragma GCC unroll 4
   for (int r = 0; r < R; ++r) out[r] = hsum(_mm256_add_ps(acc[r][0], acc[r][1]));
 }
 
@@ -145,8 +178,10 @@ template <int R>
 void dot_q4k(int64_t n, const void* w, const float* const* xs_f, float* out) {
   const auto* wb = static_cast<const BlockQ4K*>(w);
   const BlockQ8K* xs[R];
+#pragma GCC unroll 4
   for (int r = 0; r < R; ++r) xs[r] = reinterpret_cast<const BlockQ8K*>(xs_f[r]);
   __m256 acc[R];
+#pragma GCC unroll 4
   for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
   const __m256i low4 = _mm256_set1_epi8(0x0F);
   for (int64_t b = 0; b < n / kQK_K; ++b) {
@@ -159,13 +194,16 @@ void dot_q4k(int64_t n, const void* w, const float* const* xs_f, float* out) {
         _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(sc8))));
     const float dw = half_to_f32(wb[b].d), dminw = half_to_f32(wb[b].dmin);
     __m256i sumi[R];
+#pragma GCC unroll 4
     for (int r = 0; r < R; ++r) sumi[r] = _mm256_setzero_si256();
+#pragma GCC unroll 4
     for (int c = 0; c < 4; ++c) {
       const __m256i q = load256(wb[b].qs + 32 * c);
       const __m256i lo = _mm256_and_si256(q, low4);
       const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
       const __m256i sc_lo = _mm256_shuffle_epi8(scales, bcast16_mask(2 * c, 2 * c));
       const __m256i sc_hi = _mm256_shuffle_epi8(scales, bcast16_mask(2 * c + 1, 2 * c + 1));
+#pragma GCC unroll 4
       for (int r = 0; r < R; ++r) {
         const __m256i p_lo =
             _mm256_madd_epi16(_mm256_maddubs_epi16(lo, load256(xs[r][b].qs + 64 * c)), sc_lo);
@@ -174,6 +212,7 @@ void dot_q4k(int64_t n, const void* w, const float* const* xs_f, float* out) {
         sumi[r] = _mm256_add_epi32(sumi[r], _mm256_add_epi32(p_lo, p_hi));
       }
     }
+#pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
       const __m256i msum = _mm256_madd_epi16(load256(xs[r][b].bsums), mins);
       const float dx = xs[r][b].d;
@@ -181,6 +220,7 @@ void dot_q4k(int64_t n, const void* w, const float* const* xs_f, float* out) {
       acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(-dx * dminw), _mm256_cvtepi32_ps(msum), acc[r]);
     }
   }
+#pragma GCC unroll 4
   for (int r = 0; r < R; ++r) out[r] = hsum(acc[r]);
 }
 
@@ -190,8 +230,10 @@ template <int R>
 void dot_q6k(int64_t n, const void* w, const float* const* xs_f, float* out) {
   const auto* wb = static_cast<const BlockQ6K*>(w);
   const BlockQ8K* xs[R];
+#pragma GCC unroll 4
   for (int r = 0; r < R; ++r) xs[r] = reinterpret_cast<const BlockQ8K*>(xs_f[r]);
   __m256 acc[R];
+#pragma GCC unroll 4
   for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
   const __m256i m4 = _mm256_set1_epi8(0x0F);
   const __m256i m2 = _mm256_set1_epi8(0x03);
@@ -201,10 +243,12 @@ void dot_q6k(int64_t n, const void* w, const float* const* xs_f, float* out) {
     const __m256i sc16_all = _mm256_cvtepi8_epi16(sc8);  // (16) int16
     const float dw = half_to_f32(wb[b].d);
     __m256i sumi[R];
+#pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
       const __m256i offset = _mm256_madd_epi16(load256(xs[r][b].bsums), sc16_all);
       sumi[r] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(offset, 5));
     }
+#pragma GCC unroll 4
     for (int h = 0; h < 2; ++h) {
       const __m256i scales = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(
           _mm_loadl_epi64(reinterpret_cast<const __m128i*>(wb[b].scales + 8 * h))));
@@ -220,19 +264,23 @@ void dot_q6k(int64_t n, const void* w, const float* const* xs_f, float* out) {
                              _mm256_and_si256(qh, m2_hi));
       q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
                              _mm256_and_si256(_mm256_srli_epi16(qh, 2), m2_hi));
+#pragma GCC unroll 4
       for (int k = 0; k < 4; ++k) {
         // q[k] covers groups 8h + 2k (lane 0) and 8h + 2k + 1 (lane 1).
         const __m256i sc = _mm256_shuffle_epi8(scales, bcast16_mask(2 * k, 2 * k + 1));
+#pragma GCC unroll 4
         for (int r = 0; r < R; ++r) {
           const __m256i y = load256(xs[r][b].qs + 128 * h + 32 * k);
           sumi[r] = _mm256_add_epi32(sumi[r], _mm256_madd_epi16(_mm256_maddubs_epi16(q[k], y), sc));
         }
       }
     }
+#pragma GCC unroll 4
     for (int r = 0; r < R; ++r)
       acc[r] =
           _mm256_fmadd_ps(_mm256_set1_ps(xs[r][b].d * dw), _mm256_cvtepi32_ps(sumi[r]), acc[r]);
   }
+#pragma GCC unroll 4
   for (int r = 0; r < R; ++r) out[r] = hsum(acc[r]);
 }
 

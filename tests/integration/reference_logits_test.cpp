@@ -121,27 +121,52 @@ double max_abs_value(const std::vector<float>& v) {
   return m;
 }
 
-// Runs tokens [begin, end) of the sequence as one step, writing the logits
-// of every row into logits (row = position).
-Status run_step(Backend& backend, const Case& c, int32_t begin, int32_t end,
-                std::vector<float>& logits) {
-  std::vector<int32_t> tokens(c.tokens.begin() + begin, c.tokens.begin() + end);
-  std::vector<int32_t> positions, token_seq, rows;
-  for (int32_t p = begin; p < end; ++p) {
-    positions.push_back(p);
-    token_seq.push_back(0);
-    rows.push_back(p - begin);
+// One sequence's part of a step: its tokens [begin, end), logits into `out`
+// (row = position, (num_tokens, vocab_size)).
+struct Segment {
+  int32_t seq = 0;  // index into the block tables
+  int32_t begin = 0;
+  int32_t end = 0;
+  std::vector<float>* out = nullptr;
+};
+
+// Runs the segments as one step: every sequence reads and writes its KV
+// through its own block table; logits are asked for every row.
+Status run_step(Backend& backend, const Case& c, const std::vector<std::vector<int32_t>>& tables,
+                const std::vector<Segment>& segments) {
+  std::vector<int32_t> tokens, positions, token_seq, rows;
+  for (const Segment& g : segments) {
+    for (int32_t p = g.begin; p < g.end; ++p) {
+      rows.push_back(static_cast<int32_t>(tokens.size()));
+      tokens.push_back(c.tokens[p]);
+      positions.push_back(p);
+      token_seq.push_back(g.seq);
+    }
   }
-  const StepSequence seq{kBlockTable};
+  std::vector<StepSequence> sequences;
+  for (const auto& t : tables) sequences.push_back(StepSequence{t});
   StepPlan plan;
   plan.tokens = tokens;
   plan.positions = positions;
   plan.token_seq = token_seq;
-  plan.sequences = std::span<const StepSequence>(&seq, 1);
+  plan.sequences = sequences;
   plan.logits_rows = rows;
-  std::span<float> out(logits.data() + static_cast<size_t>(begin) * c.vocab_size,
-                       static_cast<size_t>(end - begin) * c.vocab_size);
-  return backend.forward(plan, out);
+  std::vector<float> logits(rows.size() * static_cast<size_t>(c.vocab_size), NAN);
+  TK_TRY(backend.forward(plan, logits));
+  size_t row = 0;
+  for (const Segment& g : segments) {
+    for (int32_t p = g.begin; p < g.end; ++p, ++row) {
+      std::copy_n(logits.begin() + row * c.vocab_size, c.vocab_size,
+                  g.out->begin() + static_cast<size_t>(p) * c.vocab_size);
+    }
+  }
+  return {};
+}
+
+// Tokens [begin, end) of the one sequence as one step.
+Status run_step(Backend& backend, const Case& c, int32_t begin, int32_t end,
+                std::vector<float>& logits) {
+  return run_step(backend, c, {kBlockTable}, {Segment{0, begin, end, &logits}});
 }
 
 class ReferenceLogits : public ::testing::TestWithParam<std::string> {
@@ -224,6 +249,29 @@ TEST_P(ReferenceLogits, ChunkedPrefill) {
   s = run_step(*backend, c_, 5, n, logits);
   ASSERT_TRUE(s.ok()) << s.error().message;
   check("chunked", logits);
+}
+
+// Two sequences over disjoint scrambled blocks, mixed in the same steps:
+//   step 1: A positions 0-6 and B positions 0-3 (two prefill chunks)
+//   step 2: B positions 4-11 listed before A position 7 (prefill + decode)
+//   steps 3-6: A positions 8, 9, 10, 11 alone
+// Both run the same tokens, so both must give the reference at every position.
+TEST_P(ReferenceLogits, TwoSequencesMixedSteps) {
+  auto backend = make_backend();
+  ASSERT_TRUE(backend);
+  const std::vector<std::vector<int32_t>> tables = {{6, 1, 4}, {0, 7, 3}};
+  std::vector<float> a(c_.expected.size(), NAN), b(c_.expected.size(), NAN);
+  ASSERT_EQ(c_.tokens.size(), 12u);
+  Status s = run_step(*backend, c_, tables, {{0, 0, 7, &a}, {1, 0, 4, &b}});
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  s = run_step(*backend, c_, tables, {{1, 4, 12, &b}, {0, 7, 8, &a}});
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  for (int32_t p = 8; p < 12; ++p) {
+    s = run_step(*backend, c_, tables, {{0, p, p + 1, &a}});
+    ASSERT_TRUE(s.ok()) << "position " << p << ": " << s.error().message;
+  }
+  check("batch A", a);
+  check("batch B", b);
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, ReferenceLogits, ::testing::ValuesIn(case_names()),

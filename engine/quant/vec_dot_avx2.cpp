@@ -153,27 +153,47 @@ void dot_q8_0_act(int64_t n, const void* w, const float* const* xs_f, float* out
   for (int r = 0; r < R; ++r) out[r] = hsum(_mm256_add_ps(acc[r][0], acc[r][1]));
 }
 
-// Broadcast int16 element k of each 128-bit lane (lo_k in lane 0, hi_k in
-// lane 1) across its lane.
-inline __m256i bcast16_mask(int lo_k, int hi_k) {
-  const __m128i lo = _mm_set1_epi16(static_cast<int16_t>((2 * lo_k + 1) << 8 | 2 * lo_k));
-  const __m128i hi = _mm_set1_epi16(static_cast<int16_t>((2 * hi_k + 1) << 8 | 2 * hi_k));
-  return _mm256_set_m128i(hi, lo);
+// pshufb masks (k < 4) that broadcast int16 element 2k across 128-bit lane 0
+// and element 2k + 1 across lane 1. Kept in memory: built in registers they
+// would cost shuffle-port work in the loop.
+struct PairMasks {
+  alignas(32) uint8_t m[4][32];
+};
+constexpr PairMasks make_pair_masks() {
+  PairMasks t{};
+  for (int k = 0; k < 4; ++k) {
+    for (int b = 0; b < 16; ++b) {
+      t.m[k][b] = static_cast<uint8_t>(4 * k + (b & 1));
+      t.m[k][16 + b] = static_cast<uint8_t>(4 * k + 2 + (b & 1));
+    }
+  }
+  return t;
 }
+constexpr PairMasks kPairMasks = make_pair_masks();
+inline __m256i bcast16_pair(int k) { return load256(kPairMasks.m[k]); }
 
-// The 8 scales and 8 mins of a Q4_K block as bytes (see blocks.h).
-inline void q4k_unpack_scales(const uint8_t* s, uint64_t* sc, uint64_t* mn) {
+// The 8 scales and 8 mins of a Q4_K block as bytes (see blocks.h):
+// sc_mn[0..7] = scales, sc_mn[8..15] = mins.
+inline void q4k_unpack_scales(const uint8_t* s, uint8_t* sc_mn) {
   uint32_t w0, w1, w2;
   __builtin_memcpy(&w0, s, 4);
   __builtin_memcpy(&w1, s + 4, 4);
   __builtin_memcpy(&w2, s + 8, 4);
-  const uint32_t sc_lo = w0 & 0x3f3f3f3fu, mn_lo = w1 & 0x3f3f3f3fu;
-  const uint32_t sc_hi = (w2 & 0x0f0f0f0fu) | ((w0 >> 2) & 0x30303030u);
-  const uint32_t mn_hi = ((w2 >> 4) & 0x0f0f0f0fu) | ((w1 >> 2) & 0x30303030u);
-  *sc = sc_lo | static_cast<uint64_t>(sc_hi) << 32;
-  *mn = mn_lo | static_cast<uint64_t>(mn_hi) << 32;
+  const uint32_t v[4] = {w0 & 0x3f3f3f3fu, (w2 & 0x0f0f0f0fu) | ((w0 >> 2) & 0x30303030u),
+                         w1 & 0x3f3f3f3fu, ((w2 >> 4) & 0x0f0f0f0fu) | ((w1 >> 2) & 0x30303030u)};
+  __builtin_memcpy(sc_mn, v, 16);
 }
 
+// 8 bytes -> 8 int32 lanes each holding the byte twice as int16 (v, v): the
+// multiplier operand of _mm256_madd_epi16 for a per-lane scale.
+inline __m256i bytes_to_i16_pairs(const uint8_t* p) {
+  const __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+  return _mm256_or_si256(v, _mm256_slli_epi32(v, 16));
+}
+
+// Q4_K: sub-block scales are applied to the int16 pair sums by madd (scale
+// vectors are broadcast from a small buffer: loads, not shuffles); the mins
+// are taken off once per block through Q8_K's bsums.
 template <int R>
 void dot_q4k(int64_t n, const void* w, const float* const* xs_f, float* out) {
   const auto* wb = static_cast<const BlockQ4K*>(w);
@@ -184,15 +204,16 @@ void dot_q4k(int64_t n, const void* w, const float* const* xs_f, float* out) {
 #pragma GCC unroll 4
   for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
   const __m256i low4 = _mm256_set1_epi8(0x0F);
+  const float* f16 = f16_table();
+  alignas(32) uint8_t sc_mn[16];
+  alignas(32) int32_t sc_pairs[8];  // (sc_j, sc_j) as int16 pairs
   for (int64_t b = 0; b < n / kQK_K; ++b) {
-    uint64_t sc8, mn8;
-    q4k_unpack_scales(wb[b].scales, &sc8, &mn8);
-    const __m128i mn = _mm_cvtsi64_si128(static_cast<int64_t>(mn8));
+    q4k_unpack_scales(wb[b].scales, sc_mn);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(sc_pairs), bytes_to_i16_pairs(sc_mn));
     // (16) int16: m0 m0 m1 m1 ... m7 m7, matching bsums' 16-value groups.
-    const __m256i mins = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mn, mn));
-    const __m256i scales = _mm256_broadcastsi128_si256(
-        _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(sc8))));
-    const float dw = half_to_f32(wb[b].d), dminw = half_to_f32(wb[b].dmin);
+    const __m256i mins = bytes_to_i16_pairs(sc_mn + 8);
+    const __m256 dw = _mm256_broadcast_ss(f16 + wb[b].d);
+    const __m256 dminw = _mm256_broadcast_ss(f16 + wb[b].dmin);
     __m256i sumi[R];
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) sumi[r] = _mm256_setzero_si256();
@@ -201,8 +222,8 @@ void dot_q4k(int64_t n, const void* w, const float* const* xs_f, float* out) {
       const __m256i q = load256(wb[b].qs + 32 * c);
       const __m256i lo = _mm256_and_si256(q, low4);
       const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
-      const __m256i sc_lo = _mm256_shuffle_epi8(scales, bcast16_mask(2 * c, 2 * c));
-      const __m256i sc_hi = _mm256_shuffle_epi8(scales, bcast16_mask(2 * c + 1, 2 * c + 1));
+      const __m256i sc_lo = _mm256_set1_epi32(sc_pairs[2 * c]);
+      const __m256i sc_hi = _mm256_set1_epi32(sc_pairs[2 * c + 1]);
 #pragma GCC unroll 4
       for (int r = 0; r < R; ++r) {
         const __m256i p_lo =
@@ -215,9 +236,9 @@ void dot_q4k(int64_t n, const void* w, const float* const* xs_f, float* out) {
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
       const __m256i msum = _mm256_madd_epi16(load256(xs[r][b].bsums), mins);
-      const float dx = xs[r][b].d;
-      acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dx * dw), _mm256_cvtepi32_ps(sumi[r]), acc[r]);
-      acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(-dx * dminw), _mm256_cvtepi32_ps(msum), acc[r]);
+      const __m256 dx = _mm256_broadcast_ss(&xs[r][b].d);
+      acc[r] = _mm256_fmadd_ps(_mm256_mul_ps(dx, dw), _mm256_cvtepi32_ps(sumi[r]), acc[r]);
+      acc[r] = _mm256_fnmadd_ps(_mm256_mul_ps(dx, dminw), _mm256_cvtepi32_ps(msum), acc[r]);
     }
   }
 #pragma GCC unroll 4
@@ -236,12 +257,13 @@ void dot_q6k(int64_t n, const void* w, const float* const* xs_f, float* out) {
 #pragma GCC unroll 4
   for (int r = 0; r < R; ++r) acc[r] = _mm256_setzero_ps();
   const __m256i m4 = _mm256_set1_epi8(0x0F);
+  const float* f16 = f16_table();
   const __m256i m2 = _mm256_set1_epi8(0x03);
   const __m256i m2_hi = _mm256_set1_epi8(0x30);
   for (int64_t b = 0; b < n / kQK_K; ++b) {
     const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(wb[b].scales));
     const __m256i sc16_all = _mm256_cvtepi8_epi16(sc8);  // (16) int16
-    const float dw = half_to_f32(wb[b].d);
+    const __m256 dw = _mm256_broadcast_ss(f16 + wb[b].d);
     __m256i sumi[R];
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
@@ -267,7 +289,7 @@ void dot_q6k(int64_t n, const void* w, const float* const* xs_f, float* out) {
 #pragma GCC unroll 4
       for (int k = 0; k < 4; ++k) {
         // q[k] covers groups 8h + 2k (lane 0) and 8h + 2k + 1 (lane 1).
-        const __m256i sc = _mm256_shuffle_epi8(scales, bcast16_mask(2 * k, 2 * k + 1));
+        const __m256i sc = _mm256_shuffle_epi8(scales, bcast16_pair(k));
 #pragma GCC unroll 4
         for (int r = 0; r < R; ++r) {
           const __m256i y = load256(xs[r][b].qs + 128 * h + 32 * k);
@@ -276,9 +298,10 @@ void dot_q6k(int64_t n, const void* w, const float* const* xs_f, float* out) {
       }
     }
 #pragma GCC unroll 4
-    for (int r = 0; r < R; ++r)
-      acc[r] =
-          _mm256_fmadd_ps(_mm256_set1_ps(xs[r][b].d * dw), _mm256_cvtepi32_ps(sumi[r]), acc[r]);
+    for (int r = 0; r < R; ++r) {
+      const __m256 d = _mm256_mul_ps(_mm256_broadcast_ss(&xs[r][b].d), dw);
+      acc[r] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sumi[r]), acc[r]);
+    }
   }
 #pragma GCC unroll 4
   for (int r = 0; r < R; ++r) out[r] = hsum(acc[r]);

@@ -65,7 +65,7 @@ Status BpeTokenizer::build_merges() {
       ++num_skipped_merges_;
       continue;
     }
-    merges_.emplace(pair_key(left_id, right_id), Merge{static_cast<int32_t>(rank), result});
+    merges_.insert(left_id, right_id, {static_cast<int32_t>(rank), result});
   }
   return {};
 }
@@ -113,9 +113,9 @@ void BpeTokenizer::encode_word(std::string_view word, std::string& scratch,
     const int32_t left_id = symbols[left].id;
     const int32_t right_id = symbols[right].id;
     if (left_id < 0 || right_id < 0) return;
-    auto it = merges_.find(pair_key(left_id, right_id));
-    if (it == merges_.end()) return;
-    queue.push({left, right, it->second.rank, left_id, right_id, it->second.result});
+    const MergeTable::Merge* merge = merges_.find(left_id, right_id);
+    if (merge == nullptr) return;
+    queue.push({left, right, merge->rank, left_id, right_id, merge->result});
   };
   for (int32_t i = 1; i < static_cast<int32_t>(symbols.size()); ++i) try_add(i - 1, i);
 

@@ -7,7 +7,6 @@
 
 #include <array>
 #include <memory>
-#include <unordered_map>
 
 #include "tokenizer/pre_tokenizer.h"
 #include "tokenizer/special_tokens.h"
@@ -44,8 +43,8 @@ class BpeTokenizer final : public Tokenizer {
   SpecialTokens special_;
   std::unique_ptr<PreTokenizer> pre_;
   bool ignore_merges_ = false;
-  std::array<int32_t, 256> byte_tokens_;        // token of each byte's character (or -1)
-  std::unordered_map<uint64_t, Merge> merges_;  // (left id, right id) -> merge
+  std::array<int32_t, 256> byte_tokens_;  // token of each byte's character (or -1)
+  MergeTable merges_;                     // (left id, right id) -> rank, merged id
   size_t num_skipped_merges_ = 0;
 };
 

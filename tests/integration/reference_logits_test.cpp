@@ -6,12 +6,14 @@
 // sequence, its logits file and the tolerance derived for its weight type
 // (tests/reference/README.md explains the derivation).
 //
-// Each model is run three ways, each compared at every position:
+// Each model is run four ways, each compared at every stored position
+// (all positions, or the manifest's "rows" for long sequences):
 //   prefill  all tokens in one step, logits for every row;
 //   decode   one token per step;
-//   chunked  a first chunk of 5 tokens, then the remaining 7 in one step.
-// The KV blocks are a scrambled, non-contiguous block table so that paging
-// mistakes show up as wrong logits.
+//   chunked  a first chunk of 5 tokens, then the rest in one step;
+//   batch    two sequences mixed in the same steps.
+// KV blocks of 4 tokens are handed out in a scrambled, non-contiguous order
+// so that paging mistakes show up as wrong logits.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -21,6 +23,8 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <numeric>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -39,8 +43,6 @@ namespace fs = std::filesystem;
 
 const fs::path kFixtures = fs::path(TOKAMAK_SOURCE_DIR) / "tests/fixtures/reference";
 constexpr int32_t kBlockSize = 4;
-// Physical blocks for logical blocks 0, 1, 2, ... of the sequence: scrambled.
-const std::vector<int32_t> kBlockTable = {6, 1, 4, 0, 7, 3};
 
 struct Case {
   std::string name;
@@ -49,8 +51,12 @@ struct Case {
   std::vector<int32_t> tokens;
   int32_t vocab_size = 0;
   double tolerance = 0;
-  std::vector<float> expected;     // (num_tokens, vocab_size)
+  std::vector<int32_t> rows;       // positions whose logits are stored
+  std::vector<float> expected;     // (rows, vocab_size)
   std::vector<float> act_rounded;  // same shape, or empty
+
+  int32_t num_tokens() const { return static_cast<int32_t>(tokens.size()); }
+  size_t all_logits() const { return tokens.size() * static_cast<size_t>(vocab_size); }
 };
 
 nlohmann::json read_manifest() {
@@ -88,7 +94,14 @@ void load_case(const std::string& name, Case& out) {
     out.tokens = m["tokens"].get<std::vector<int32_t>>();
     out.vocab_size = m["vocab_size"].get<int32_t>();
     out.tolerance = m["tolerance_abs"].get<double>();
-    const size_t n = out.tokens.size() * static_cast<size_t>(out.vocab_size);
+    if (m.contains("rows")) {
+      out.rows = m["rows"].get<std::vector<int32_t>>();
+    } else {
+      out.rows.resize(out.tokens.size());
+      std::iota(out.rows.begin(), out.rows.end(), 0);
+    }
+    for (int32_t r : out.rows) ASSERT_TRUE(r >= 0 && r < out.num_tokens()) << name << " row " << r;
+    const size_t n = out.rows.size() * static_cast<size_t>(out.vocab_size);
     out.expected = read_f32(kFixtures / m["logits"].get<std::string>(), n);
     ASSERT_EQ(out.expected.size(), n) << m["logits"] << ": expected " << n << " float32 values";
     if (m["logits_act_rounded"].is_string())
@@ -164,9 +177,9 @@ Status run_step(Backend& backend, const Case& c, const std::vector<std::vector<i
 }
 
 // Tokens [begin, end) of the one sequence as one step.
-Status run_step(Backend& backend, const Case& c, int32_t begin, int32_t end,
-                std::vector<float>& logits) {
-  return run_step(backend, c, {kBlockTable}, {Segment{0, begin, end, &logits}});
+Status run_step(Backend& backend, const Case& c, const std::vector<int32_t>& table, int32_t begin,
+                int32_t end, std::vector<float>& logits) {
+  return run_step(backend, c, {table}, {Segment{0, begin, end, &logits}});
 }
 
 class ReferenceLogits : public ::testing::TestWithParam<std::string> {
@@ -184,20 +197,34 @@ class ReferenceLogits : public ::testing::TestWithParam<std::string> {
     ASSERT_TRUE(model.ok()) << model.error().message;
     model_ = *model;
     ASSERT_EQ(model_->spec().vocab_size, c_.vocab_size);
+    // Two sequences' worth of blocks plus spares, handed out scrambled.
+    const int32_t blocks_per_seq = (c_.num_tokens() + kBlockSize - 1) / kBlockSize;
+    num_blocks_ = 2 * blocks_per_seq + 3;
+    std::vector<int32_t> order(num_blocks_);
+    std::iota(order.begin(), order.end(), 0);
+    std::shuffle(order.begin(), order.end(), std::mt19937(12345));
+    table_a_.assign(order.begin(), order.begin() + blocks_per_seq);
+    table_b_.assign(order.begin() + blocks_per_seq, order.begin() + 2 * blocks_per_seq);
   }
 
   std::unique_ptr<Backend> make_backend() {
     CpuBackendOptions options;
     options.num_threads = 2;
     options.kv.block_size = kBlockSize;
-    options.kv.num_blocks = 8;
+    options.kv.num_blocks = num_blocks_;
     auto backend = make_cpu_backend(model_, options);
     EXPECT_TRUE(backend.ok()) << backend.error().message;
     return backend.ok() ? std::move(*backend) : nullptr;
   }
 
-  // Compares and prints; the act-rounded reference is shown for diagnosis.
-  void check(const char* mode, const std::vector<float>& got) {
+  // Compares the stored rows of all_logits (num_tokens, vocab) and prints;
+  // the act-rounded reference is shown for diagnosis.
+  void check(const char* mode, const std::vector<float>& all_logits) {
+    std::vector<float> got;
+    for (int32_t r : c_.rows) {
+      const auto row = all_logits.begin() + static_cast<size_t>(r) * c_.vocab_size;
+      got.insert(got.end(), row, row + c_.vocab_size);
+    }
     const Diff d = compare(got, c_.expected);
     const double scale = max_abs_value(c_.expected);
     std::string extra;
@@ -210,20 +237,22 @@ class ReferenceLogits : public ::testing::TestWithParam<std::string> {
     std::printf("[ reference ] %-28s %-8s max|diff| %.3g  rel %.3g  tolerance %.3g%s\n",
                 c_.name.c_str(), mode, d.max_abs, d.max_abs / scale, c_.tolerance, extra.c_str());
     EXPECT_LE(d.max_abs, c_.tolerance)
-        << c_.name << " " << mode << ": largest difference at position " << d.where / c_.vocab_size
-        << ", token " << d.where % c_.vocab_size << ": engine " << got[d.where] << ", reference "
-        << c_.expected[d.where];
+        << c_.name << " " << mode << ": largest difference at position "
+        << c_.rows[d.where / c_.vocab_size] << ", token " << d.where % c_.vocab_size << ": engine "
+        << got[d.where] << ", reference " << c_.expected[d.where];
   }
 
   Case c_;
   std::shared_ptr<const Model> model_;
+  int32_t num_blocks_ = 0;
+  std::vector<int32_t> table_a_, table_b_;  // block tables of two sequences
 };
 
 TEST_P(ReferenceLogits, PrefillAllRows) {
   auto backend = make_backend();
   ASSERT_TRUE(backend);
-  std::vector<float> logits(c_.expected.size(), NAN);
-  const Status s = run_step(*backend, c_, 0, static_cast<int32_t>(c_.tokens.size()), logits);
+  std::vector<float> logits(c_.all_logits(), NAN);
+  const Status s = run_step(*backend, c_, table_a_, 0, c_.num_tokens(), logits);
   ASSERT_TRUE(s.ok()) << s.error().message;
   check("prefill", logits);
 }
@@ -231,9 +260,9 @@ TEST_P(ReferenceLogits, PrefillAllRows) {
 TEST_P(ReferenceLogits, DecodeOneTokenPerStep) {
   auto backend = make_backend();
   ASSERT_TRUE(backend);
-  std::vector<float> logits(c_.expected.size(), NAN);
-  for (int32_t p = 0; p < static_cast<int32_t>(c_.tokens.size()); ++p) {
-    const Status s = run_step(*backend, c_, p, p + 1, logits);
+  std::vector<float> logits(c_.all_logits(), NAN);
+  for (int32_t p = 0; p < c_.num_tokens(); ++p) {
+    const Status s = run_step(*backend, c_, table_a_, p, p + 1, logits);
     ASSERT_TRUE(s.ok()) << "position " << p << ": " << s.error().message;
   }
   check("decode", logits);
@@ -242,31 +271,31 @@ TEST_P(ReferenceLogits, DecodeOneTokenPerStep) {
 TEST_P(ReferenceLogits, ChunkedPrefill) {
   auto backend = make_backend();
   ASSERT_TRUE(backend);
-  std::vector<float> logits(c_.expected.size(), NAN);
-  const int32_t n = static_cast<int32_t>(c_.tokens.size());
-  Status s = run_step(*backend, c_, 0, 5, logits);
+  std::vector<float> logits(c_.all_logits(), NAN);
+  Status s = run_step(*backend, c_, table_a_, 0, 5, logits);
   ASSERT_TRUE(s.ok()) << s.error().message;
-  s = run_step(*backend, c_, 5, n, logits);
+  s = run_step(*backend, c_, table_a_, 5, c_.num_tokens(), logits);
   ASSERT_TRUE(s.ok()) << s.error().message;
   check("chunked", logits);
 }
 
 // Two sequences over disjoint scrambled blocks, mixed in the same steps:
 //   step 1: A positions 0-6 and B positions 0-3 (two prefill chunks)
-//   step 2: B positions 4-11 listed before A position 7 (prefill + decode)
-//   steps 3-6: A positions 8, 9, 10, 11 alone
+//   step 2: B positions 4 to the end listed before A position 7 (prefill + decode)
+//   then:   A's remaining positions, one per step
 // Both run the same tokens, so both must give the reference at every position.
 TEST_P(ReferenceLogits, TwoSequencesMixedSteps) {
   auto backend = make_backend();
   ASSERT_TRUE(backend);
-  const std::vector<std::vector<int32_t>> tables = {{6, 1, 4}, {0, 7, 3}};
-  std::vector<float> a(c_.expected.size(), NAN), b(c_.expected.size(), NAN);
-  ASSERT_EQ(c_.tokens.size(), 12u);
+  const std::vector<std::vector<int32_t>> tables = {table_a_, table_b_};
+  std::vector<float> a(c_.all_logits(), NAN), b(c_.all_logits(), NAN);
+  const int32_t n = c_.num_tokens();
+  ASSERT_GE(n, 8);
   Status s = run_step(*backend, c_, tables, {{0, 0, 7, &a}, {1, 0, 4, &b}});
   ASSERT_TRUE(s.ok()) << s.error().message;
-  s = run_step(*backend, c_, tables, {{1, 4, 12, &b}, {0, 7, 8, &a}});
+  s = run_step(*backend, c_, tables, {{1, 4, n, &b}, {0, 7, 8, &a}});
   ASSERT_TRUE(s.ok()) << s.error().message;
-  for (int32_t p = 8; p < 12; ++p) {
+  for (int32_t p = 8; p < n; ++p) {
     s = run_step(*backend, c_, tables, {{0, p, p + 1, &a}});
     ASSERT_TRUE(s.ok()) << "position " << p << ": " << s.error().message;
   }

@@ -60,6 +60,9 @@ class Spec:
     rope_dim: int = 0  # 0: head_dim; else rope.dimension_count (partial rotation)
     # Per-tensor type overrides (name suffix, type), like llama.cpp's mixes.
     overrides: tuple = ()
+    num_tokens: int = NUM_TOKENS
+    stored_rows: tuple = ()  # positions whose logits are stored; () = all
+    model_of: str = ""  # reuse the model file of this spec (a longer sequence)
 
     def head_width(self) -> int:
         return self.head_dim or self.dim // self.num_heads
@@ -78,7 +81,7 @@ LLAMA3 = dict(factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0, original_co
 
 SPECS = [
     Spec("llama_f32_gqa", "llama F32, dim 64, 2 layers, 4 heads / 2 kv heads (GQA), untied", 101,
-         dim=64, hidden_dim=64),
+         dim=64, hidden_dim=64, committed=False),
     Spec("llama_f32_tied_mha", "llama F32, tied embeddings, 4 heads = 4 kv heads", 102,
          num_kv_heads=4, tied=True),
     Spec("llama_f32_rope_freqs", "llama F32, llama3 rope scaling as rope_freqs.weight, theta 5e5",
@@ -269,7 +272,24 @@ def write_model(spec: Spec, path: str) -> None:
 
 def prompt_tokens(spec: Spec) -> list[int]:
     rng = np.random.default_rng(spec.seed + 1000)
-    return [BOS] + [int(t) for t in rng.integers(3, 259, NUM_TOKENS - 1)]
+    return [BOS] + [int(t) for t in rng.integers(3, 259, spec.num_tokens - 1)]
+
+
+def long_variant(base: Spec, num_tokens: int, rows: tuple) -> Spec:
+    """The same model run on a longer sequence: past KV tile and block sizes
+    and, for the llama3 models, past rope's original context (64)."""
+    return replace(base, name=base.name + f"_long{num_tokens}", num_tokens=num_tokens,
+                   stored_rows=rows, model_of=base.name,
+                   description=base.description + f"; {num_tokens} tokens, some rows stored")
+
+
+LONG_ROWS = (0, 1, 15, 16, 31, 32, 47, 63, 64, 65, 79, 95)
+SPECS += [long_variant(s, 96, LONG_ROWS) for s in SPECS
+          if s.name in ("llama_f32_gqa", "llama_f32_rope_freqs", "qwen2_f32", "llama_q8_0")]
+
+
+def model_file(spec: Spec) -> str:
+    return (spec.model_of or spec.name) + ".gguf"
 
 
 def tensor_sha256(path: str) -> str:
@@ -284,13 +304,13 @@ def tensor_sha256(path: str) -> str:
 
 # ---- expected logits and tolerances ---------------------------------------
 
-def ablations(model: llama_ref.RefModel, tokens, ref: np.ndarray) -> dict[str, float]:
+def ablations(model: llama_ref.RefModel, tokens, ref: np.ndarray, rows) -> dict[str, float]:
     """Max |logit change| of plausible engine bugs; each must exceed the
     tolerance by a wide margin, or the test could not see that bug."""
     out = {}
 
     def diff(m, **kw):
-        return float(np.abs(llama_ref.Forward(m, **kw).logits(tokens) - ref).max())
+        return float(np.abs(llama_ref.Forward(m, **kw).logits(tokens) - ref)[rows].max())
 
     c = model.cfg
     out["rope_style_swapped"] = diff(replace(model, cfg=replace(c, neox=not c.neox)))
@@ -313,7 +333,8 @@ def expected(spec: Spec, model_path: str) -> tuple[dict, np.ndarray]:
     model = llama_ref.load(model_path)
     tokens = prompt_tokens(spec)
     ref = llama_ref.logits(model, tokens)
-    max_abs = float(np.abs(ref).max())
+    rows = list(spec.stored_rows) or list(range(len(tokens)))
+    max_abs = float(np.abs(ref[rows]).max())
     # Our CPU backend's rounding: Q8_0 / Q8_K inputs for quantized weights only.
     cpu_rounded = llama_ref.Forward(model, act_round=True, round_half=False).logits(tokens)
     runs = [cpu_rounded, llama_ref.logits(model, tokens, act_round=True)]
@@ -321,14 +342,14 @@ def expected(spec: Spec, model_path: str) -> tuple[dict, np.ndarray]:
     if spec.all_types() != {QT.F32}:
         for _ in range(NUM_DITHER_RUNS):
             runs.append(llama_ref.Forward(model, dither=dither).logits(tokens))
-    rounding = max(float(np.abs(r - ref).max()) for r in runs)
+    rounding = max(float(np.abs(r - ref)[rows].max()) for r in runs)
     tol_rounded = FLOOR_REL * max_abs + ROUNDING_SAFETY * rounding
     # Our CPU backend keeps fp32 activations for F16/BF16 weights (their
     # values are exact in fp32), so only the float32 floor applies there.
     # A backend that rounds activations to half precision uses tolerance_rounded.
     fp32_acts = spec.all_types() <= {QT.F32, QT.F16, QT.BF16}
     tol = FLOOR_REL * max_abs if fp32_acts else tol_rounded
-    abl = ablations(model, tokens, ref)
+    abl = ablations(model, tokens, ref, rows)
     for k, v in abl.items():
         if v < ABLATION_MARGIN * tol:
             raise SystemExit(f"{spec.name}: ablation {k} moves logits by only {v:.3g}, "
@@ -338,7 +359,7 @@ def expected(spec: Spec, model_path: str) -> tuple[dict, np.ndarray]:
         "description": spec.description,
         "arch": spec.arch,
         "weight_type": "+".join(sorted(t.name for t in spec.all_types())),
-        "model": spec.name + ".gguf",
+        "model": model_file(spec),
         "committed": spec.committed,
         "tensor_sha256": tensor_sha256(model_path),
         "tokens": tokens,
@@ -346,6 +367,7 @@ def expected(spec: Spec, model_path: str) -> tuple[dict, np.ndarray]:
         "logits_act_rounded": (None if fp32_acts
                                else spec.name + ".logits_act_rounded.f32"),
         "num_tokens": len(tokens),
+        "rows": rows,
         "vocab_size": model.cfg.vocab_size,
         "max_abs_logit": max_abs,
         "activation_rounding_deviation": rounding,
@@ -353,7 +375,7 @@ def expected(spec: Spec, model_path: str) -> tuple[dict, np.ndarray]:
         "tolerance_rounded_activations_abs": tol_rounded,
         "ablations": abl,
     }
-    return entry, np.stack([ref, cpu_rounded])
+    return entry, np.stack([ref[rows], cpu_rounded[rows]])
 
 
 def main() -> None:
@@ -372,7 +394,7 @@ def main() -> None:
             hashes = {m["name"]: m["tensor_sha256"] for m in json.load(f)["models"]}
         os.makedirs(args.generate_only, exist_ok=True)
         for s in specs:
-            if s.committed:
+            if s.committed or s.model_of:
                 continue
             path = os.path.join(args.generate_only, s.name + ".gguf")
             # Written aside and renamed, so that a reader never sees half a file.
@@ -396,8 +418,9 @@ def main() -> None:
         with open(manifest_path) as f:
             old = {m["name"]: m for m in json.load(f)["models"]}
     for s in specs:
-        path = os.path.join(args.fixtures if s.committed else args.scratch, s.name + ".gguf")
-        write_model(s, path)
+        path = os.path.join(args.fixtures if s.committed else args.scratch, model_file(s))
+        if not s.model_of:
+            write_model(s, path)
         entry, logits = expected(s, path)
         logits[0].astype("<f4").tofile(os.path.join(args.fixtures, entry["logits"]))
         if entry["logits_act_rounded"]:

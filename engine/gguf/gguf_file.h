@@ -9,7 +9,33 @@
 // (strings are u64 length + bytes; arrays are u32 elem_type + u64 count + items)
 //
 // open() validates everything before returning: a File that exists is safe to
-// read. Errors name the file and what is wrong, with the numbers.
+// read. Errors name the file and what is wrong, with the numbers. Every
+// message starts with "<path>: ", e.g. (code BadFormat unless noted):
+//   not a GGUF file: the first 4 bytes are 7f 45 4c 46 (".ELF"), expected 47 47 55 46 ("GGUF")
+//   unsupported GGUF version 1 (GGUF v1 used 32-bit counts ...)          [Unsupported]
+//   big-endian GGUF not supported (the version field holds version 3 byte-swapped); ...
+//   file truncated while reading the u32 value of key llama.block_count at offset 612:
+//     need 4 bytes, only 2 remain (file is 614 bytes)
+//   the string value of key general.name has length 1000000 at offset 56, past the end of
+//     the file (only 40 bytes remain)
+//   array key tokenizer.ggml.tokens has length 1152921504606846976 (string items) at offset
+//     88, past the end of the file (only 60 bytes remain, each item needs at least 8)
+//   metadata count N is impossible: ...      tensor count N is impossible: ...
+//   duplicate metadata key K (entries 2 and 7)    duplicate tensor name T (tensors 3 and 9)
+//   key K has unknown value type 13 at offset O (known types are 0 to 12)
+//   item [0][0]... of key K has arrays nested more than 64 deep at offset O
+//   general.alignment has type u64, expected u32 / is 48, expected a nonzero power of two
+//   tensor T has 5 dimensions, at most 4 are supported
+//   tensor T has dimension 1 of size 0 (shape [64, 0]); every dimension must be at least 1
+//   tensor T has shape [...] whose number of values overflows int64
+//   tensor T has unknown type 1234
+//   tensor T of type Q4_K has rows of 100 values (shape [100, 4]), not a multiple of the
+//     block size 256
+//   tensor T has data offset 132, not a multiple of the alignment 32
+//   tensor T extends 4096 bytes past the end of the file (16384 bytes at offset 0 of the
+//     data section, which starts at 96; file is 12384 bytes)
+// Types ggml knows but the engine does not compute with (Q5_K, IQ*) load fine:
+// refusing them is the model layer's job.
 #pragma once
 
 #include <cstdint>
@@ -69,7 +95,13 @@ class File {
 
   // Typed look-ups. get_* fail with a message naming the key when it is
   // missing or of the wrong type; *_or return the fallback when missing and
-  // fail only on a wrong type.
+  // fail only on a wrong type. Messages:
+  //   "<path>: key K not found"                                      [NotFound]
+  //   "<path>: key K has type string, expected an integer"           [BadFormat]
+  //   (expected a number / a string / a bool / an array of string; arrays show
+  //   as "array of i32"); get_int of a u64 above INT64_MAX: "key K has value V,
+  //   which does not fit in a signed 64-bit integer". Integers are accepted
+  //   where a float is asked for.
   Result<int64_t> get_int(std::string_view key) const;
   Result<double> get_float(std::string_view key) const;
   Result<std::string> get_string(std::string_view key) const;

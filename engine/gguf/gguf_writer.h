@@ -35,6 +35,14 @@ class Writer {
                   std::vector<uint8_t> data);
   size_t num_tensors() const { return tensors_.size(); }
 
+  // Validates (InvalidArgument, "<path>: duplicate tensor name x", "<path>:
+  // tensor q of type Q4_0 has rows of 48 values, not a multiple of the block
+  // size 32", a general.alignment that disagrees with `alignment`, array items
+  // of the wrong type, ...), then writes. Alignments other than 32 add the key
+  // general.alignment (u32). A failed fill keeps the callback's error code:
+  // "<path>: filling tensor t failed: <its message>". I/O failures are
+  // IoError: "<path>: cannot write <path>.tmp after 65536 bytes: No space left
+  // on device". On any failure "<path>.tmp" is removed and <path> untouched.
   Status write(const std::string& path) const;
   // The whole file in memory (tests, fuzz seeds).
   Result<std::vector<uint8_t>> write_to_memory() const;

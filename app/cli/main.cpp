@@ -33,6 +33,17 @@ int run(int argc, char** argv) {
   tokamak::cli::add_convert_command(app);
   tokamak::cli::add_synth_command(app);
   tokamak::cli::add_bench_command(app);
+  if (argc >= 2 && argv[1][0] != '-') {
+    std::string names;
+    bool known = false;
+    for (const CLI::App* sub : app.get_subcommands({})) {
+      known |= sub->get_name() == argv[1];
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+    }
+    if (!known) {
+      return report("unknown command '" + std::string(argv[1]) + "' (commands: " + names + ")");
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -189,6 +189,22 @@ def write_gguf(model, args, path: str) -> None:
     w.close()
 
 
+def legacy_rope_keys(path: str) -> None:
+    """Rewrites transformers >= 5's "rope_parameters" as the older top-level
+    "rope_theta" and "rope_scaling" keys (what checkpoints published before
+    transformers 5 carry)."""
+    with open(path) as f:
+        cfg = json.load(f)
+    rope = cfg.pop("rope_parameters", None)
+    if rope is None:
+        return
+    cfg["rope_theta"] = rope.pop("rope_theta")
+    if rope.get("rope_type", "default") != "default":
+        cfg["rope_scaling"] = rope
+    with open(path, "w") as f:
+        json.dump(cfg, f, indent=2)
+
+
 def make(args) -> None:
     import torch
 
@@ -196,6 +212,8 @@ def make(args) -> None:
     vocab_size = byte_level_tokenizer(args.out)
     model, inv_freqs = build_model(args, vocab_size)
     model.save_pretrained(args.out, safe_serialization=True)
+    if args.legacy_config:
+        legacy_rope_keys(os.path.join(args.out, "config.json"))
     tokens = [int(t) for t in args.tokens.split(",")] if args.tokens else DEFAULT_TOKENS
     tokens = [t % vocab_size for t in tokens]
     ref = model.to(torch.float64)
@@ -260,6 +278,8 @@ def main() -> None:
     m.add_argument("--theta", type=float, default=10000.0)
     m.add_argument("--seed", type=int, default=7)
     m.add_argument("--tokens", help="comma-separated ids (default: a fixed list of 16)")
+    m.add_argument("--legacy-config", action="store_true",
+                   help="write rope_theta / rope_scaling instead of rope_parameters")
     m.add_argument("--gguf", action="store_true",
                    help="also write reference.gguf and check llama_ref.py against transformers")
     c = sub.add_parser("check")

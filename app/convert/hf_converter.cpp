@@ -163,6 +163,14 @@ Result<Vocab> load_hf_vocab(const ConvertOptions& o, const HfConfig& c,
       vocab.add_bos = tc["add_bos_token"].get<bool>();
     }
   }
+  // Newer folders keep the template in its own file.
+  const fs::path jinja_path = dir / "chat_template.jinja";
+  if (!chat_template && fs::exists(jinja_path)) {
+    std::ifstream in(jinja_path);
+    std::stringstream text;
+    text << in.rdbuf();
+    chat_template = text.str();
+  }
   if (vocab.bos_id < 0 && c.bos_token_id) vocab.bos_id = *c.bos_token_id;
   if (vocab.eos_id < 0 && c.eos_token_id) vocab.eos_id = *c.eos_token_id;
   return vocab;

@@ -305,6 +305,39 @@ TEST(ConvertHfErrors, MissingShardAndTokenizerAreNamed) {
   EXPECT_EQ(r.error().code, ErrorCode::NotFound);
 }
 
+// tokenizer.model (SentencePiece) is read through import_vocab; Llama 2's
+// 32000 pieces do not fit this model's 320 embedding rows.
+TEST(ConvertHfErrors, TokenizerLargerThanTheEmbeddingsIsRefused) {
+  REQUIRE_FIXTURE();
+  const std::string dir = broken_copy("spm");
+  fs::remove(dir + "/tokenizer.json");
+  fs::copy_file(std::string(TOKAMAK_SHARED_DATA) + "/tokenizers/llama2-spm/tokenizer.model",
+                dir + "/tokenizer.model");
+  auto r = convert_dir(dir);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::BadFormat);
+  EXPECT_NE(r.error().message.find("tokenizer.model has 32000 tokens but config.json says "
+                                   "vocab_size 320"),
+            std::string::npos)
+      << r.error().message;
+}
+
+// A chat_template.jinja beside the weights (newer transformers) is used when
+// tokenizer_config.json has none.
+TEST(ConvertHfFile, ChatTemplateFromJinjaFile) {
+  REQUIRE_FIXTURE();
+  const std::string dir = broken_copy("jinja");
+  json tc = json::parse(std::ifstream(dir + "/tokenizer_config.json"));
+  tc.erase("chat_template");
+  std::ofstream(dir + "/tokenizer_config.json") << tc.dump();
+  std::ofstream(dir + "/chat_template.jinja") << "{{ messages[0]['content'] }}";
+  auto r = convert_dir(dir);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  auto file = gguf::File::open(r->output_path);
+  ASSERT_TRUE(file.ok());
+  EXPECT_EQ((*file)->get_string("tokenizer.chat_template").value(), "{{ messages[0]['content'] }}");
+}
+
 TEST(ConvertHfErrors, UnsupportedRopeScalingIsNamed) {
   REQUIRE_FIXTURE();
   const std::string dir = broken_copy("rope");

@@ -207,9 +207,9 @@ class ReferenceLogits : public ::testing::TestWithParam<std::string> {
     table_b_.assign(order.begin() + blocks_per_seq, order.begin() + 2 * blocks_per_seq);
   }
 
-  std::unique_ptr<Backend> make_backend() {
+  std::unique_ptr<Backend> make_backend(int num_threads = 2) {
     CpuBackendOptions options;
-    options.num_threads = 2;
+    options.num_threads = num_threads;
     options.kv.block_size = kBlockSize;
     options.kv.num_blocks = num_blocks_;
     auto backend = make_cpu_backend(model_, options);
@@ -285,7 +285,7 @@ TEST_P(ReferenceLogits, ChunkedPrefill) {
 //   then:   A's remaining positions, one per step
 // Both run the same tokens, so both must give the reference at every position.
 TEST_P(ReferenceLogits, TwoSequencesMixedSteps) {
-  auto backend = make_backend();
+  auto backend = make_backend(/*num_threads=*/3);  // an uneven split of the rows
   ASSERT_TRUE(backend);
   const std::vector<std::vector<int32_t>> tables = {table_a_, table_b_};
   std::vector<float> a(c_.all_logits(), NAN), b(c_.all_logits(), NAN);

@@ -9,8 +9,53 @@
 #include "core/half.h"
 #include "quant/quant_internal.h"
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 namespace tokamak::quant::detail {
 namespace {
+
+// Sums over x[0..num) of w*q, w*q*q and w*q*x, where
+// q = clamp(round_half_even(iscale * (x - offset)), lo, hi): the statistics of
+// one candidate step. num is a multiple of 8.
+struct QSums {
+  float wq = 0, wq2 = 0, wqx = 0;
+};
+QSums quant_sums(const float* x, const float* w, int num, float iscale, float offset, float lo,
+                 float hi) {
+  QSums s;
+#if defined(__AVX2__) && defined(__FMA__)
+  __m256 a_q = _mm256_setzero_ps(), a_q2 = a_q, a_qx = a_q;
+  for (int i = 0; i < num; i += 8) {
+    const __m256 xv = _mm256_loadu_ps(x + i), wv = _mm256_loadu_ps(w + i);
+    __m256 q = _mm256_mul_ps(_mm256_set1_ps(iscale), _mm256_sub_ps(xv, _mm256_set1_ps(offset)));
+    q = _mm256_round_ps(q, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    q = _mm256_min_ps(_mm256_max_ps(q, _mm256_set1_ps(lo)), _mm256_set1_ps(hi));
+    const __m256 wq = _mm256_mul_ps(wv, q);
+    a_q = _mm256_add_ps(a_q, wq);
+    a_q2 = _mm256_fmadd_ps(wq, q, a_q2);
+    a_qx = _mm256_fmadd_ps(wq, xv, a_qx);
+  }
+  alignas(32) float t[3][8];
+  _mm256_store_ps(t[0], a_q);
+  _mm256_store_ps(t[1], a_q2);
+  _mm256_store_ps(t[2], a_qx);
+  for (int k = 0; k < 8; ++k) {
+    s.wq += t[0][k];
+    s.wq2 += t[1][k];
+    s.wqx += t[2][k];
+  }
+#else
+  for (int i = 0; i < num; ++i) {
+    const float q = std::clamp(std::nearbyint(iscale * (x[i] - offset)), lo, hi);
+    s.wq += w[i] * q;
+    s.wq2 += w[i] * q * q;
+    s.wqx += w[i] * q * x[i];
+  }
+#endif
+  return s;
+}
 
 // Weighted least-squares fit of x ~ scale * q - min with q in [0, nmax],
 // scale >= 0, min >= 0, over a grid of candidate quantisation steps around
@@ -45,13 +90,8 @@ void fit_scale_min(const float* x, const float* w, int num, int nmax, float* sca
     // is = -1 evaluates the plain encoding itself.
     const float iscale =
         is < 0 ? nmax / (xmax - xmin) : (kStepLo + kStepDelta * is + nmax) / (xmax - xmin);
-    float swq = 0, swq2 = 0, swqx = 0;
-    for (int i = 0; i < num; ++i) {
-      const int q = std::clamp(nearest_int(iscale * (x[i] - xmin)), 0, nmax);
-      swq += w[i] * q;
-      swq2 += w[i] * q * q;
-      swqx += w[i] * q * x[i];
-    }
+    const QSums qs = quant_sums(x, w, num, iscale, xmin, 0.0f, static_cast<float>(nmax));
+    const float swq = qs.wq, swq2 = qs.wq2, swqx = qs.wqx;
     float a, b;
     if (is < 0) {
       a = best_scale;
@@ -94,12 +134,9 @@ float fit_scale_signed(const float* x, const float* w, int num, int nmax) {
   float best = -1, best_scale = 0;
   for (int is = -9; is <= 9; ++is) {
     const float iscale = -(nmax + 0.1f * is) / max;
-    float swqx = 0, swq2 = 0;
-    for (int i = 0; i < num; ++i) {
-      const int q = std::clamp(nearest_int(iscale * x[i]), -nmax, nmax - 1);
-      swqx += w[i] * q * x[i];
-      swq2 += w[i] * q * q;
-    }
+    const QSums qs = quant_sums(x, w, num, iscale, 0.0f, static_cast<float>(-nmax),
+                                static_cast<float>(nmax - 1));
+    const float swqx = qs.wqx, swq2 = qs.wq2;
     // Error after the optimal scale for these q's is sum w x^2 - swqx^2/swq2.
     if (swq2 > 0 && swqx * swqx / swq2 > best) {
       best = swqx * swqx / swq2;

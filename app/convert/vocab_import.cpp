@@ -241,12 +241,15 @@ Result<Vocab> import_vocab(const std::string& path, const std::string& pre_hint)
   std::error_code ec;
   const fs::path p(path);
   if (fs::is_directory(p, ec)) {
-    if (fs::exists(p / "tokenizer.json")) {
-      return import_hf_tokenizer_json((p / "tokenizer.json").string(), pre_hint);
-    }
+    const bool has_json = fs::exists(p / "tokenizer.json");
+    // Like llama.cpp's converter, prefer the SentencePiece model (its scores
+    // are the real ones); a tokenizer.model that is not one (Llama 3's
+    // tiktoken file) falls back to tokenizer.json.
     if (fs::exists(p / "tokenizer.model")) {
-      return import_sentencepiece_vocab((p / "tokenizer.model").string());
+      auto vocab = import_sentencepiece_vocab((p / "tokenizer.model").string());
+      if (vocab.ok() || !has_json) return vocab;
     }
+    if (has_json) return import_hf_tokenizer_json((p / "tokenizer.json").string(), pre_hint);
     if (fs::exists(p / "encoder.json") && fs::exists(p / "vocab.bpe")) {
       return import_gpt2_bpe_vocab((p / "encoder.json").string(), (p / "vocab.bpe").string(),
                                    pre_hint);

@@ -42,9 +42,11 @@ Result<Vocab> import_gpt2_bpe_vocab(const std::string& encoder_json_path,
                                     const std::string& vocab_bpe_path, const std::string& pre);
 
 // Picks the importer by file name, or for a folder by what it holds (in this
-// order): tokenizer.json, tokenizer.model, encoder.json + vocab.bpe,
-// tokenizer.bin. pre_hint names the BPE pre-tokenizer where the files do not
-// say it (encoder.json + vocab.bpe: default "gpt-2").
+// order): tokenizer.model (if libsentencepiece reads it), tokenizer.json,
+// encoder.json + vocab.bpe, tokenizer.bin. pre_hint names the BPE
+// pre-tokenizer and overrides detection (tokenizer.json: detected from the
+// regex; encoder.json + vocab.bpe: "llama-bpe" for exactly 128000 tokens,
+// else "gpt-2").
 Result<Vocab> import_vocab(const std::string& path, const std::string& pre_hint = "");
 
 }  // namespace tokamak

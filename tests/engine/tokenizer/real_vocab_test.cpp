@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <thread>
 
 #include "gguf/gguf_writer.h"
@@ -68,7 +69,8 @@ TEST(VocabImport, Llama2cTokenizerBinMatchesLlamaCpp) {
 
 // llama.cpp's convert-llama2c-to-ggml wrote the same vocabulary into this GGUF.
 TEST(VocabImport, Aidreams512MatchesLlamaCppConversion) {
-  auto v = import_llama2c_vocab(std::string(TOKAMAK_SHARED_DATA) + "/models/aidreams260K/tok512.bin");
+  auto v =
+      import_llama2c_vocab(std::string(TOKAMAK_SHARED_DATA) + "/models/aidreams260K/tok512.bin");
   ASSERT_TRUE(v.ok()) << v.error().message;
   const Vocab theirs = gguf_vocab(std::string(TOKAMAK_SHARED_DATA) +
                                   "/models/aidreams260K/aidreams260K-llamacpp-f32.gguf");
@@ -127,7 +129,8 @@ TEST(VocabImport, PicksTheImporterByPath) {
 
 TEST(VocabImport, MalformedFilesGiveClearErrors) {
   const std::string tmp = TOKAMAK_TEST_TMP;
-  std::ofstream(tmp + "/bad_tokenizer.bin", std::ios::binary) << std::string("\x10\0\0\0\0\0\0\0\xFF\0\0\0", 12);
+  std::ofstream(tmp + "/bad_tokenizer.bin", std::ios::binary)
+      << std::string("\x10\0\0\0\0\0\0\0\xFF\0\0\0", 12);
   auto bin = import_llama2c_vocab(tmp + "/bad_tokenizer.bin");
   ASSERT_FALSE(bin.ok());
   EXPECT_NE(bin.error().message.find("bad_tokenizer.bin"), std::string::npos);
@@ -137,7 +140,8 @@ TEST(VocabImport, MalformedFilesGiveClearErrors) {
   std::ofstream(tmp + "/bad_vocab.bpe") << "a b\n";
   auto gap = import_gpt2_bpe_vocab(tmp + "/bad_encoder.json", tmp + "/bad_vocab.bpe", "gpt-2");
   ASSERT_FALSE(gap.ok());
-  EXPECT_NE(gap.error().message.find("no token has id 1"), std::string::npos) << gap.error().message;
+  EXPECT_NE(gap.error().message.find("no token has id 1"), std::string::npos)
+      << gap.error().message;
 
   std::ofstream(tmp + "/bad_tokenizer.json") << R"({"model": {"type": "WordPiece", "vocab": {}}})";
   auto wp = import_hf_tokenizer_json(tmp + "/bad_tokenizer.json");
@@ -254,6 +258,26 @@ TEST(Llama3Tokenizer, ChatHeaderWithSpecialTokens) {
             "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>");
 }
 
+// Arbitrary bytes (mostly invalid UTF-8): no crash, and the token bytes give
+// the input back exactly (SPM minus its prefix space); decode repairs.
+TEST(Tokenizers, ArbitraryBytesRoundTripAsBytes) {
+  std::mt19937 rng(11);
+  for (const Tokenizer* t : {test::llama2_tokenizer(), test::llama3_tokenizer()}) {
+    ASSERT_NE(t, nullptr);
+    const bool spm = t->vocab().kind == VocabKind::Spm;
+    for (int i = 0; i < 300; ++i) {
+      std::string bytes(std::uniform_int_distribution<int>(0, 40)(rng), '\0');
+      for (char& c : bytes) c = static_cast<char>(std::uniform_int_distribution<int>(0, 255)(rng));
+      const auto ids = t->encode(bytes, test::no_bos());
+      std::string back;
+      for (int32_t id : ids) back += t->token_bytes(id);
+      if (spm && !back.empty()) back.erase(0, 1);
+      ASSERT_EQ(back, bytes) << "case " << i;
+      EXPECT_EQ(t->decode(ids), repair_utf8(bytes));
+    }
+  }
+}
+
 TEST(Tokenizers, EncodeFromManyThreadsAtOnce) {
   const Tokenizer* spm = test::llama2_tokenizer();
   const Tokenizer* bpe = test::llama3_tokenizer();
@@ -316,9 +340,10 @@ TEST(TokenizerPerf, DISABLED_Llama3BuildAndEncode) {
   std::printf("Llama 3 tokenizer build: median %.1f ms (min %.1f, max %.1f)\n", median(build_ms),
               *std::min_element(build_ms.begin(), build_ms.end()),
               *std::max_element(build_ms.begin(), build_ms.end()));
-  std::printf("encode %zu bytes: Llama 3 BPE median %.1f ms (%zu tokens), Llama 2 SPM median %.1f ms "
-              "(%zu tokens)\n",
-              text.size(), median(bpe_ms), num_bpe, median(spm_ms), num_spm);
+  std::printf(
+      "encode %zu bytes: Llama 3 BPE median %.1f ms (%zu tokens), Llama 2 SPM median %.1f ms "
+      "(%zu tokens)\n",
+      text.size(), median(bpe_ms), num_bpe, median(spm_ms), num_spm);
 }
 
 }  // namespace

@@ -104,6 +104,11 @@ void load_case(const std::string& name, Case& out) {
     const size_t n = out.rows.size() * static_cast<size_t>(out.vocab_size);
     out.expected = read_f32(kFixtures / m["logits"].get<std::string>(), n);
     ASSERT_EQ(out.expected.size(), n) << m["logits"] << ": expected " << n << " float32 values";
+    // A tolerance near the logits' own size would make the comparison vacuous.
+    double max_abs = 0;
+    for (float x : out.expected) max_abs = std::max(max_abs, static_cast<double>(std::fabs(x)));
+    ASSERT_LT(out.tolerance, 0.1 * max_abs)
+        << name << ": tolerance_abs in the manifest is too loose";
     if (m["logits_act_rounded"].is_string())
       out.act_rounded = read_f32(kFixtures / m["logits_act_rounded"].get<std::string>(), n);
     return;

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -267,6 +268,62 @@ TEST_F(GgufPyCrossCheck, Llama3BpeVocab) {
   auto f = open_or_die(kBpe);
   ASSERT_NE(f, nullptr);
   expect_matches_gguf_py(*f, "bpe");
+}
+
+// Our reader on a file gguf-py's GGUFWriter wrote: every value type and
+// arrays of arrays, which the real model files do not use.
+TEST_F(GgufPyCrossCheck, ReadsFileWrittenByGgufPy) {
+  const std::string path = std::string(TOKAMAK_TEST_TMP) + "/written_by_gguf_py.gguf";
+  const std::string cmd = "python3 '" + std::string(TOKAMAK_SOURCE_DIR) +
+                          "/tests/engine/gguf/make_gguf_py_file.py' '" + path + "'";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  auto f = open_or_die(path);
+  ASSERT_NE(f, nullptr);
+  expect_matches_gguf_py(*f, "gguf_py_written");
+  // And against the values the script wrote.
+  const auto expect = [&](std::string_view key, const Value& v) {
+    const Value* got = f->find(key);
+    ASSERT_NE(got, nullptr) << key;
+    EXPECT_EQ(*got, v) << key << ": " << got->to_display_string();
+  };
+  expect("general.architecture", Value::string("testarch"));
+  expect("t.u8", Value::u8(250));
+  expect("t.i8", Value::i8(-7));
+  expect("t.u16", Value::u16(65535));
+  expect("t.i16", Value::i16(-32768));
+  expect("t.u32", Value::u32(4294967295u));
+  expect("t.i32", Value::i32(std::numeric_limits<int32_t>::min()));
+  expect("t.f32", Value::f32(0.1f));
+  expect("t.u64", Value::u64(std::numeric_limits<uint64_t>::max()));
+  expect("t.i64", Value::i64(std::numeric_limits<int64_t>::min()));
+  expect("t.f64", Value::f64(1e308));
+  expect("t.bool", Value::boolean(true));
+  expect("t.string", Value::string("h\xc3\xa9llo"));
+  expect("t.arr.i32", Value::i32_array({1, 2, -3}));
+  expect("t.arr.f32", Value::f32_array({0.5f, 1.5f}));
+  expect("t.arr.string", Value::string_array({"a", "bc"}));
+  expect("t.arr.bool",
+         test::nested({Value::boolean(true), Value::boolean(false)}, ValueType::Bool));
+  expect("t.nested.i32",
+         test::nested({Value::i32_array({1, 2}), Value::i32_array({3})}, ValueType::Array));
+  expect("t.nested.string",
+         test::nested({Value::string_array({"x"}), Value::string_array({"y", "z"})},
+                      ValueType::Array));
+  expect("t.nested3.f32",
+         test::nested({test::nested({Value::f32_array({1.0f})}, ValueType::Array),
+                       test::nested({Value::f32_array({2.0f, 3.0f})}, ValueType::Array)},
+                      ValueType::Array));
+  ASSERT_EQ(f->tensors().size(), 3u);
+  const TensorInfo* t = f->find_tensor("f32");
+  ASSERT_NE(t, nullptr);
+  EXPECT_EQ(t->dims, (std::vector<int64_t>{4, 3}));  // numpy (3, 4): rows of 4
+  EXPECT_EQ(reinterpret_cast<const float*>(t->data)[11], 11.0f);
+  const TensorInfo* q8 = f->find_tensor("q8");
+  ASSERT_NE(q8, nullptr);
+  EXPECT_EQ(q8->type, TensorType::Q8_0);
+  EXPECT_EQ(q8->dims, (std::vector<int64_t>{32, 2}));
+  EXPECT_EQ(q8->size_bytes, 68u);
+  EXPECT_EQ(q8->data[67], 67);
 }
 
 // gguf-py reads what our Writer wrote, and sees what our reader sees:

@@ -174,14 +174,20 @@ inline __m256i bcast16_pair(int k) { return load256(kPairMasks.m[k]); }
 
 // The 8 scales and 8 mins of a Q4_K block as bytes (see blocks.h):
 // sc_mn[0..7] = scales, sc_mn[8..15] = mins.
-inline void q4k_unpack_scales(const uint8_t* s, uint8_t* sc_mn) {
+inline void q4k_unpack_scales(const uint8_t* s, uint8_t (&sc_mn)[16]) {
   uint32_t w0, w1, w2;
   __builtin_memcpy(&w0, s, 4);
   __builtin_memcpy(&w1, s + 4, 4);
   __builtin_memcpy(&w2, s + 8, 4);
-  const uint32_t v[4] = {w0 & 0x3f3f3f3fu, (w2 & 0x0f0f0f0fu) | ((w0 >> 2) & 0x30303030u),
-                         w1 & 0x3f3f3f3fu, ((w2 >> 4) & 0x0f0f0f0fu) | ((w1 >> 2) & 0x30303030u)};
-  __builtin_memcpy(sc_mn, v, 16);
+  const uint64_t sc = (w0 & 0x3f3f3f3fu) | uint64_t{(w2 & 0x0f0f0f0fu) | ((w0 >> 2) & 0x30303030u)}
+                                               << 32;
+  const uint64_t mn =
+      (w1 & 0x3f3f3f3fu) | uint64_t{((w2 >> 4) & 0x0f0f0f0fu) | ((w1 >> 2) & 0x30303030u)} << 32;
+  // Two plain 8-byte stores (the barrier stops them being merged through
+  // vector inserts, which would cost port-5 work).
+  __builtin_memcpy(sc_mn, &sc, 8);
+  asm volatile("" : "+m"(sc_mn));
+  __builtin_memcpy(sc_mn + 8, &mn, 8);
 }
 
 // 8 bytes -> 8 int32 lanes each holding the byte twice as int16 (v, v): the
@@ -209,7 +215,11 @@ void dot_q4k(int64_t n, const void* w, const float* const* xs_f, float* out) {
   alignas(32) int32_t sc_pairs[8];  // (sc_j, sc_j) as int16 pairs
   for (int64_t b = 0; b < n / kQK_K; ++b) {
     q4k_unpack_scales(wb[b].scales, sc_mn);
+    // The barriers keep these small arrays in memory, so the compiler reads
+    // them with broadcast loads instead of extracting lanes on port 5.
+    asm volatile("" : "+m"(sc_mn));
     _mm256_store_si256(reinterpret_cast<__m256i*>(sc_pairs), bytes_to_i16_pairs(sc_mn));
+    asm volatile("" : "+m"(sc_pairs));
     // (16) int16: m0 m0 m1 m1 ... m7 m7, matching bsums' 16-value groups.
     const __m256i mins = bytes_to_i16_pairs(sc_mn + 8);
     const __m256 dw = _mm256_broadcast_ss(f16 + wb[b].d);

@@ -8,6 +8,7 @@
 // rope_freqs for llama3 scaling.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -15,6 +16,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -31,20 +34,49 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-const std::string kFixture = std::string(TOKAMAK_TEST_TMP) + "/hf_fixture";
+// ctest runs every test in its own process, several at once: the fixture is
+// generated into a temporary folder and renamed into place, keyed by the
+// script's text so an edited script regenerates it.
+const std::string kScript = std::string(TOKAMAK_SOURCE_DIR) + "/tests/reference/make_hf_fixture.py";
 const std::string kOut = std::string(TOKAMAK_TEST_TMP) + "/convert_hf";
 
-// Runs the generator once per process. 77: a Python module is missing.
+std::string fixture_dir() {
+  static const std::string dir = [] {
+    std::ifstream in(kScript);
+    const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    return std::string(TOKAMAK_TEST_TMP) + "/hf_fixture-" +
+           std::to_string(std::hash<std::string>{}(text) % 1000000007u);
+  }();
+  return dir;
+}
+
+// Runs the generator once per process unless the fixture exists. 77: a
+// Python module is missing.
 int fixture_status() {
   static const int status = [] {
-    fs::remove_all(kFixture);
-    const std::string cmd = "python3 " + std::string(TOKAMAK_SOURCE_DIR) +
-                            "/tests/reference/make_hf_fixture.py " + kFixture;
+    const std::string dir = fixture_dir();
+    if (fs::exists(dir + "/manifest.json")) return 0;
+    const std::string tmp = dir + ".tmp" + std::to_string(::getpid());
+    fs::remove_all(tmp);
+    const std::string cmd = "python3 " + kScript + " " + tmp;
     const int raw = std::system(cmd.c_str());
     if (raw == -1 || !WIFEXITED(raw)) return -1;
-    return WEXITSTATUS(raw);
+    if (WEXITSTATUS(raw) != 0) return WEXITSTATUS(raw);
+    std::error_code ec;
+    fs::rename(tmp, dir, ec);  // another process may have won: use its folder
+    if (ec) fs::remove_all(tmp);
+    return fs::exists(dir + "/manifest.json") ? 0 : -1;
   }();
   return status;
+}
+
+// Output names unique to the running test (tests run in parallel processes).
+std::string test_tag() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string tag = std::string(info->test_suite_name()) + "." + info->name();
+  for (char& c : tag)
+    if (c == '/') c = '_';
+  return tag;
 }
 
 #define REQUIRE_FIXTURE()                                    \
@@ -57,7 +89,7 @@ int fixture_status() {
   } while (0)
 
 json manifest_entry(const std::string& name) {
-  std::ifstream in(kFixture + "/manifest.json");
+  std::ifstream in(fixture_dir() + "/manifest.json");
   json m = json::parse(in);
   for (const auto& e : m["models"])
     if (e["name"] == name) return e;
@@ -77,8 +109,8 @@ std::vector<float> read_floats(const std::string& path) {
 Result<ConvertReport> convert(const std::string& name, const std::string& mix) {
   fs::create_directories(kOut);
   ConvertOptions o;
-  o.input_path = kFixture + "/" + name;
-  o.output_path = kOut + "/" + name + "-" + mix + ".gguf";
+  o.input_path = fixture_dir() + "/" + name;
+  o.output_path = kOut + "/" + name + "-" + mix + "-" + test_tag() + ".gguf";
   o.type_mix = mix;
   o.num_threads = 2;
   return convert_model(o);
@@ -96,7 +128,7 @@ LogitError logit_error(const std::string& name, const std::string& gguf_path) {
   const json e = manifest_entry(name);
   const std::vector<int32_t> tokens = e["tokens"].get<std::vector<int32_t>>();
   const std::vector<float> expected =
-      read_floats(kFixture + "/" + e["logits_file"].get<std::string>());
+      read_floats(fixture_dir() + "/" + e["logits_file"].get<std::string>());
   auto model = Model::load(gguf_path);
   EXPECT_TRUE(model.ok()) << model.error().message;
   if (!model.ok()) return {};
@@ -243,7 +275,7 @@ std::string broken_copy(const std::string& tag) {
   const std::string dir = kOut + "/broken-" + tag;
   fs::remove_all(dir);
   fs::create_directories(dir);
-  fs::copy(kFixture + "/llama", dir, fs::copy_options::recursive);
+  fs::copy(fixture_dir() + "/llama", dir, fs::copy_options::recursive);
   return dir;
 }
 

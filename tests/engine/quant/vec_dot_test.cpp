@@ -152,6 +152,27 @@ TEST_P(VecDot, ZerosGiveZero) {
   EXPECT_EQ(vec_dot(t, n, zero_w.data(), a.data()), 0.0f) << type_name(t);
 }
 
+// Weights and activations far from unit scale (each row's own block scales
+// absorb the magnitude): the vectorised dot still matches the reference.
+TEST_P(VecDot, ExtremeMagnitudes) {
+  const TensorType t = GetParam();
+  const int64_t n = 1024;
+  for (float w_sigma : {1e-3f, 1.0f, 2000.0f}) {
+    for (float x_sigma : {1e-4f, 1.0f, 1e4f}) {
+      const auto wf = gaussian_row(n, 50, w_sigma);
+      const auto xf = gaussian_row(n, 51, x_sigma);
+      const auto w = quantized(t, wf);
+      const auto a = activation(t, xf);
+      const Exact e = exact_dot(dequantized(t, w, n), activation_values(t, a, n));
+      const float fast = vec_dot(t, n, w.data(), a.data());
+      ASSERT_TRUE(std::isfinite(fast)) << type_name(t);
+      EXPECT_NEAR(fast, e.dot, 1e-5 * e.abs_dot)
+          << type_name(t) << " w_sigma=" << w_sigma << " x_sigma=" << x_sigma;
+      EXPECT_NEAR(vec_dot_reference(t, n, w.data(), a.data()), e.dot, 1e-5 * e.abs_dot);
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Types, VecDot, ::testing::ValuesIn(kTypes),
                          [](const auto& info) { return type_name(info.param); });
 
@@ -183,6 +204,23 @@ TEST(VecDotRandomBlocks, EveryBitPatternMatchesReference) {
       EXPECT_NEAR(fast, e.dot, 1e-5 * e.abs_dot) << type_name(t) << " trial " << trial;
       EXPECT_NEAR(ref, e.dot, 1e-5 * e.abs_dot) << type_name(t) << " trial " << trial;
     }
+  }
+}
+
+// The Q8_0 activation is the Q8_0 weight quantizer (llama.cpp's reference
+// rounding, checked against gguf-py in quant_oracle_test), and float weights
+// take the activation as a plain f32 copy.
+TEST(Activation, Q8_0AndF32FormatsAreTheRowQuantizers) {
+  const int64_t n = 800;
+  const auto x = gaussian_row(n, 21, 2.0f);
+  for (TensorType t : {TensorType::Q8_0, TensorType::Q4_0}) {
+    ASSERT_EQ(activation_row_bytes(t, n), row_size_bytes(TensorType::Q8_0, n));
+    EXPECT_EQ(activation(t, x), quantized(TensorType::Q8_0, x)) << type_name(t);
+  }
+  for (TensorType t : {TensorType::F32, TensorType::F16, TensorType::BF16}) {
+    const auto a = activation(t, x);
+    ASSERT_EQ(a.size(), n * sizeof(float));
+    EXPECT_EQ(std::memcmp(a.data(), x.data(), a.size()), 0) << type_name(t);
   }
 }
 

@@ -9,6 +9,7 @@
 
 #include "convert/hf_tensor_map.h"
 #include "convert/model_metadata.h"
+#include "model/model_spec.h"
 
 namespace tokamak {
 namespace {
@@ -52,6 +53,24 @@ TEST(HfConfig, Llama3RopeFactors) {
     smooth += f[i] > 1.0f && f[i] < 8.0f;
   }
   EXPECT_GT(smooth, 0);
+}
+
+// The converter's factors (computed as llama.cpp's converter does, in float32
+// like torch) agree with the engine's own llama3_freq_factors (double).
+TEST(HfConfig, Llama3RopeFactorsAgreeWithTheEngine) {
+  auto c = HfConfig::parse(kLlama31, "config.json");
+  RopeConfig rope;
+  rope.theta = c->hp.rope_theta;
+  rope.dim = c->hp.effective_head_dim();
+  rope.scaling = RopeScaling::Llama3;
+  rope.factor = c->hp.rope_factor;
+  rope.low_freq_factor = c->hp.low_freq_factor;
+  rope.high_freq_factor = c->hp.high_freq_factor;
+  rope.original_context = c->hp.original_context;
+  const std::vector<float> engine = llama3_freq_factors(rope);
+  const std::vector<float> ours = llama3_rope_factors(c->hp);
+  ASSERT_EQ(engine.size(), ours.size());
+  for (size_t i = 0; i < ours.size(); ++i) EXPECT_NEAR(ours[i], engine[i], 1e-4 * engine[i]) << i;
 }
 
 TEST(HfConfig, Qwen2HasBiasesAndNoPermutation) {

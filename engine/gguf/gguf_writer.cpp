@@ -35,77 +35,92 @@ uint64_t align_up(uint64_t n, uint64_t alignment) {
   return (n + alignment - 1) / alignment * alignment;
 }
 
-// Appends the encoding of `v` (without its type tag). `where` names the value
-// in messages ("key general.name", "item 3 of key x").
-Status encode_value(const Value& v, std::vector<uint8_t>& out, const std::string& path,
-                    const std::string& where, int depth) {
-  const auto invalid = [&](std::string problem) {
-    return make_error(ErrorCode::InvalidArgument, cat(path, ": ", where, " ", problem));
-  };
-  const auto empty = [&] { return invalid("holds no value"); };
+// Encodes metadata values (without their type tags) onto `out`; names the
+// value being encoded in messages only when one is needed.
+struct ValueEncoder {
+  std::vector<uint8_t>& out;
+  const std::string& path;
+  std::string_view key;
+  std::vector<size_t> index_path;  // position inside nested arrays
+
+  // "key general.name", "item 3 of key x", "item [0][2] of key x".
+  std::string where() const {
+    if (index_path.empty()) return cat("key ", key);
+    std::string s = "item ";
+    if (index_path.size() == 1) {
+      s += std::to_string(index_path[0]);
+    } else {
+      for (size_t i : index_path) s += cat("[", i, "]");
+    }
+    return cat(s, " of key ", key);
+  }
+  Error invalid(std::string_view problem) const {
+    return make_error(ErrorCode::InvalidArgument, cat(path, ": ", where(), " ", problem));
+  }
+
+  Status encode(const Value& v, int depth);
+  Status encode_array(const Array& a, int depth);
+};
+
+Status ValueEncoder::encode(const Value& v, int depth) {
   switch (v.type()) {
-#define TK_GGUF_PUT(TYPE, CTYPE, GET)        \
-  case ValueType::TYPE: {                    \
-    auto x = v.GET();                        \
-    if (!x) return empty();                  \
-    put<CTYPE>(out, static_cast<CTYPE>(*x)); \
-    return {};                               \
+#define TK_GGUF_PUT(TYPE, CTYPE, GET)         \
+  case ValueType::TYPE: {                     \
+    auto x = v.GET();                         \
+    if (!x) return invalid("holds no value"); \
+    put<CTYPE>(out, static_cast<CTYPE>(*x));  \
+    return {};                                \
   }
     TK_GGUF_PUT(UInt8, uint8_t, as_uint)
     TK_GGUF_PUT(UInt16, uint16_t, as_uint)
     TK_GGUF_PUT(UInt32, uint32_t, as_uint)
     TK_GGUF_PUT(UInt64, uint64_t, as_uint)
+    TK_GGUF_PUT(Int8, int8_t, as_int)  // signed values are stored signed: as_int never refuses
+    TK_GGUF_PUT(Int16, int16_t, as_int)
+    TK_GGUF_PUT(Int32, int32_t, as_int)
+    TK_GGUF_PUT(Int64, int64_t, as_int)
     TK_GGUF_PUT(Float32, float, as_float)
     TK_GGUF_PUT(Float64, double, as_float)
 #undef TK_GGUF_PUT
-    case ValueType::Int8:
-    case ValueType::Int16:
-    case ValueType::Int32:
-    case ValueType::Int64: {
-      // as_int() would refuse nothing here: signed values are stored signed.
-      auto x = v.as_int();
-      if (!x) return empty();
-      const int64_t i = *x;
-      if (v.type() == ValueType::Int8) put<int8_t>(out, static_cast<int8_t>(i));
-      if (v.type() == ValueType::Int16) put<int16_t>(out, static_cast<int16_t>(i));
-      if (v.type() == ValueType::Int32) put<int32_t>(out, static_cast<int32_t>(i));
-      if (v.type() == ValueType::Int64) put<int64_t>(out, i);
-      return {};
-    }
     case ValueType::Bool: {
       auto b = v.as_bool();
-      if (!b) return empty();
+      if (!b) return invalid("holds no value");
       put<uint8_t>(out, *b ? 1 : 0);
       return {};
     }
     case ValueType::String: {
       const std::string* s = v.as_string();
-      if (s == nullptr) return empty();
+      if (s == nullptr) return invalid("holds no value");
       put_string(out, *s);
       return {};
     }
     case ValueType::Array: {
       const Array* a = v.as_array();
-      if (a == nullptr) return empty();
-      if (depth >= kMaxArrayDepth) {
-        return invalid(cat("has arrays nested more than ", kMaxArrayDepth, " deep"));
-      }
-      put<uint32_t>(out, static_cast<uint32_t>(a->elem_type));
-      put<uint64_t>(out, a->items.size());
-      for (size_t i = 0; i < a->items.size(); ++i) {
-        const Value& item = a->items[i];
-        const std::string item_where = cat("item ", i, " of ", where);
-        if (item.type() != a->elem_type) {
-          return make_error(ErrorCode::InvalidArgument,
-                            cat(path, ": ", item_where, " has type ", value_type_name(item.type()),
-                                ", but the array holds ", value_type_name(a->elem_type)));
-        }
-        TK_TRY(encode_value(item, out, path, item_where, depth + 1));
-      }
-      return {};
+      if (a == nullptr) return invalid("holds no value");
+      return encode_array(*a, depth);
     }
   }
   return invalid(cat("has unknown value type ", static_cast<uint32_t>(v.type())));
+}
+
+Status ValueEncoder::encode_array(const Array& a, int depth) {
+  if (depth >= kMaxArrayDepth) {
+    return invalid(cat("has arrays nested more than ", kMaxArrayDepth, " deep"));
+  }
+  put<uint32_t>(out, static_cast<uint32_t>(a.elem_type));
+  put<uint64_t>(out, a.items.size());
+  index_path.push_back(0);
+  for (size_t i = 0; i < a.items.size(); ++i) {
+    index_path.back() = i;
+    const Value& item = a.items[i];
+    if (item.type() != a.elem_type) {
+      return invalid(cat("has type ", value_type_name(item.type()), ", but the array holds ",
+                         value_type_name(a.elem_type)));
+    }
+    TK_TRY(encode(item, depth + 1));
+  }
+  index_path.pop_back();
+  return {};
 }
 
 // Writes all of `data` to fd, retrying short writes.
@@ -180,7 +195,9 @@ Result<Writer::Layout> Writer::plan(const std::string& path) const {
   if (alignment_ == 0 || (alignment_ & (alignment_ - 1)) != 0 || alignment_ > UINT32_MAX) {
     return invalid(cat("alignment ", alignment_, " is not a power of two that fits in u32"));
   }
-  auto metadata = metadata_;
+  // The key general.alignment, added when the alignment is not the default.
+  std::vector<std::pair<std::string, Value>> extra_storage;
+  const auto& extra = extra_storage;
   if (const Value* a = find("general.alignment")) {
     if (*a != Value::u32(static_cast<uint32_t>(alignment_))) {
       return invalid(cat("general.alignment is ", a->to_display_string(), " of type ",
@@ -188,7 +205,7 @@ Result<Writer::Layout> Writer::plan(const std::string& path) const {
                          " (set it as u32 ", alignment_, " or leave it out)"));
     }
   } else if (alignment_ != kDefaultAlignment) {
-    metadata.emplace_back("general.alignment", Value::u32(static_cast<uint32_t>(alignment_)));
+    extra_storage.emplace_back("general.alignment", Value::u32(static_cast<uint32_t>(alignment_)));
   }
 
   Layout layout;
@@ -196,11 +213,14 @@ Result<Writer::Layout> Writer::plan(const std::string& path) const {
   put<uint32_t>(h, kMagic);
   put<uint32_t>(h, version_);
   put<uint64_t>(h, tensors_.size());
-  put<uint64_t>(h, metadata.size());
-  for (const auto& [key, value] : metadata) {
-    put_string(h, key);
-    put<uint32_t>(h, static_cast<uint32_t>(value.type()));
-    TK_TRY(encode_value(value, h, path, cat("key ", key), 0));
+  put<uint64_t>(h, metadata_.size() + extra.size());
+  for (const auto* kvs : {&metadata_, &extra}) {
+    for (const auto& [key, value] : *kvs) {
+      put_string(h, key);
+      put<uint32_t>(h, static_cast<uint32_t>(value.type()));
+      ValueEncoder encoder{h, path, key, {}};
+      TK_TRY(encoder.encode(value, 0));
+    }
   }
 
   std::unordered_set<std::string_view> names;

@@ -134,6 +134,33 @@ TEST(GgufRealFiles, Llama3BpeVocabOpensInMilliseconds) {
   expect_tensors_in_bounds(*f);
 }
 
+// Our Writer, given what our reader read, reproduces the files llama.cpp and
+// gguf-py wrote byte for byte (same layout rules: header, padding to the
+// alignment, tensors in order each padded to the alignment).
+TEST(GgufRealFiles, WriterReproducesRealFilesByteForByte) {
+  for (const std::string& path : {kAidreams, kSpm, kBpe}) {
+    SCOPED_TRACE(path);
+    auto f = open_or_die(path);
+    ASSERT_NE(f, nullptr);
+    Writer w(f->version(), f->alignment());
+    for (const auto& [key, value] : f->metadata()) w.set(key, value);
+    for (const TensorInfo& t : f->tensors()) {
+      w.add_tensor(t.name, t.dims, t.type, [&t](std::span<uint8_t> out) -> Status {
+        std::memcpy(out.data(), t.data, out.size());
+        return {};
+      });
+    }
+    const auto start = std::chrono::steady_clock::now();
+    auto bytes = w.write_to_memory();
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    std::printf("rewrite %s: %.1f ms\n", path.c_str(), ms);
+    ASSERT_TRUE(bytes.ok()) << bytes.error().message;
+    ASSERT_EQ(bytes->size(), f->file_size());
+    EXPECT_TRUE(std::equal(bytes->begin(), bytes->end(), f->bytes().begin()));
+  }
+}
+
 // ---- Cross-check against gguf-py ------------------------------------------
 
 bool have_gguf_py() { return std::system("python3 -c 'import gguf' > /dev/null 2>&1") == 0; }

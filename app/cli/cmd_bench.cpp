@@ -2,6 +2,7 @@
 // memory-bandwidth bound. MODEL is a GGUF path or "synth:PRESET[:TYPE]",
 // generated once into a cache folder.
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -87,9 +88,10 @@ void run_bench(BenchCliOptions& o) {
   if (o.bandwidth_mib < 1) fail("--bandwidth-mib must be >= 1");
   o.bench.bandwidth.buffer_bytes = static_cast<uint64_t>(o.bandwidth_mib) << 20;
   o.bench.bandwidth.repetitions = std::max(o.bench.repetitions, 3);
-  o.bench.on_progress = [](std::string_view s) { fmt::print(stderr, "\r{:<40}", s); };
+  const bool tty = isatty(STDERR_FILENO);
+  if (tty) o.bench.on_progress = [](std::string_view s) { fmt::print(stderr, "\r{:<40}", s); };
   const CpuBenchResult r = take(run_cpu_bench(o.bench));
-  fmt::print(stderr, "\r{:<40}\r", "");
+  if (tty) fmt::print(stderr, "\r{:<40}\r", "");
   print_report(r);
   if (!o.json_out.empty()) {
     std::ofstream f(o.json_out);

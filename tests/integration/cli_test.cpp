@@ -218,6 +218,18 @@ TEST_F(Cli, PipedChatTwoTurnsReusesTheCache) {
   EXPECT_FALSE(r.out.empty());
 }
 
+// A vocabulary with <|start_header_id|> gets Llama-3 turns: the first turn is
+// <|begin_of_text|> <|start_header_id|> user <|end_header_id|> "\n\n" Hello
+// <|eot_id|> <|start_header_id|> assistant <|end_header_id|> "\n\n" = 11 tokens.
+TEST_F(Cli, PipedChatUsesLlama3TurnsWhenTheVocabHasThem) {
+  const CliRun r = run_cli(
+      {"chat", kData + "/tokenizers/gguf/vocab-llama3-bpe.gguf", "--temp", "0", "-n", "3", "-v"},
+      "Hello\nAgain\n");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.rfind("[prompt 11 tokens", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find("tokens reused"), std::string::npos) << r.err;
+}
+
 // Every bad input: non-zero exit, exactly one line on stderr, a message that
 // says what is wrong.
 void expect_one_error_line(const CliRun& r, const std::string& fragment) {

@@ -230,6 +230,47 @@ TEST_F(Cli, PipedChatUsesLlama3TurnsWhenTheVocabHasThem) {
   EXPECT_NE(r.err.find("tokens reused"), std::string::npos) << r.err;
 }
 
+std::vector<int32_t> json_token_ids(const std::string& out) {
+  std::vector<int32_t> ids;
+  std::istringstream lines(out);
+  for (std::string line; std::getline(lines, line);) {
+    const auto j = nlohmann::json::parse(line);
+    if (j.at("type") == "token") ids.push_back(j.at("id").get<int32_t>());
+  }
+  return ids;
+}
+
+// convert (llama2.c -> GGUF) then run: the converted file decodes the same ids.
+TEST_F(Cli, ConvertThenRunGivesTheReferenceIds) {
+  const std::string dir = kData + "/models/aidreams260K";
+  const std::string out = (scratch() / "aidreams-converted.gguf").string();
+  const CliRun c = run_cli({"convert", dir + "/aidreams260K.bin", "--tokenizer",
+                            dir + "/tok512.bin", "-o", out, "--type", "f32", "-q"});
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  EXPECT_NE(c.out.find("wrote "), std::string::npos) << c.out;
+  const CliRun r = run_cli({"run", out, "--temp", "0", "-n", "30", "-p", "", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::vector<int32_t> expected = parse_ids(read_file(dir + "/greedy_from_bos.txt"));
+  EXPECT_EQ(json_token_ids(r.out), std::vector<int32_t>(expected.begin(), expected.begin() + 30));
+}
+
+TEST_F(Cli, SynthThenInfoAndRun) {
+  const std::string out = (scratch() / "synth-tiny-q8_0.gguf").string();
+  const CliRun s = run_cli({"synth", "tiny", "-o", out, "--type", "q8_0", "-q"});
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  const CliRun i = run_cli({"info", out, "--json"});
+  ASSERT_EQ(i.exit_code, 0) << i.err;
+  const auto j = nlohmann::json::parse(i.out);
+  EXPECT_EQ(j.at("architecture"), "llama");
+  EXPECT_TRUE(j.at("tensor_types").contains("Q8_0"));
+  const CliRun r = run_cli({"run", out, "-n", "5", "-p", "hi", "--seed", "3", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json_token_ids(r.out).size(), 5u);
+  const CliRun list = run_cli({"synth", "--list"});
+  EXPECT_EQ(list.exit_code, 0);
+  EXPECT_NE(list.out.find("tinyllama-1.1b"), std::string::npos);
+}
+
 // Every bad input: non-zero exit, exactly one line on stderr, a message that
 // says what is wrong.
 void expect_one_error_line(const CliRun& r, const std::string& fragment) {
@@ -325,6 +366,9 @@ TEST_F(CliBadInput, BadFlags) {
   expect_one_error_line(run_cli({"run"}), "MODEL");
   expect_one_error_line(run_cli({"synth", "no-such-preset", "-o", (dir_ / "x.gguf").string()}),
                         "no-such-preset");
+  expect_one_error_line(run_cli({"convert", (dir_ / "none.bin").string(), "-o", "x.gguf"}),
+                        "none.bin");
+  expect_one_error_line(run_cli({"bench", "synth:no-such-preset"}), "no-such-preset");
 }
 
 TEST_F(CliBadInput, PromptLongerThanTheContext) {

@@ -151,10 +151,17 @@ Result<SafetensorsSet> SafetensorsSet::open_folder(const std::string& dir) {
       unique.insert(shard.get<std::string>());
     }
     for (const auto& s : unique) shards.push_back((fs::path(dir) / s).string());
+  } else if (fs::exists(fs::path(dir) / "model.safetensors")) {
+    shards.push_back((fs::path(dir) / "model.safetensors").string());
   } else {
+    // Mistral's folders also hold consolidated.safetensors (the same weights
+    // under Mistral's own names): never mix it in.
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator(dir, ec)) {
-      if (entry.path().extension() == ".safetensors") shards.push_back(entry.path().string());
+      const std::string file = entry.path().filename().string();
+      if (entry.path().extension() == ".safetensors" && file.rfind("consolidated", 0) != 0) {
+        shards.push_back(entry.path().string());
+      }
     }
     if (ec) return make_error(ErrorCode::IoError, dir + ": " + ec.message());
     std::sort(shards.begin(), shards.end());

@@ -38,9 +38,11 @@ struct SafeTensor {
 // All tensors of a model folder (one file or shards), mapped.
 class SafetensorsSet {
  public:
-  // Opens <dir>/model.safetensors.index.json's shards, or every *.safetensors
-  // in dir. Fails naming the file and the tensor for a bad header, an
-  // unsupported dtype (F32, F16, BF16 only) or data outside the file.
+  // Opens <dir>/model.safetensors.index.json's shards, else
+  // <dir>/model.safetensors, else every *.safetensors in dir except
+  // consolidated*.safetensors (Mistral's duplicate in its own naming). Fails naming the file and
+  // the tensor for a bad header, an unsupported dtype (F32, F16, BF16 only) or data outside the
+  // file.
   static Result<SafetensorsSet> open_folder(const std::string& dir);
   // One file (tests).
   static Result<SafetensorsSet> open_file(const std::string& path);

@@ -110,6 +110,28 @@ TEST(Safetensors, BadOffsetsAndHeadersAreRefused) {
   EXPECT_EQ(set.error().code, ErrorCode::NotFound);
 }
 
+TEST(Safetensors, FolderPrefersModelSafetensorsOverConsolidated) {
+  const std::string dir = kTmp + "/mistral-like";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::vector<uint8_t> data(8, 0);
+  const std::string a =
+      write_file("a.safetensors",
+                 R"({"model.norm.weight":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", data);
+  const std::string b = write_file(
+      "b.safetensors", R"({"norm.weight":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", data);
+  fs::copy_file(b, dir + "/consolidated.safetensors");
+  fs::copy_file(a, dir + "/model-00001-of-00001.safetensors");
+  auto set = SafetensorsSet::open_folder(dir);
+  ASSERT_TRUE(set.ok()) << set.error().message;
+  EXPECT_EQ(set->tensors().size(), 1u);
+  EXPECT_NE(set->find("model.norm.weight"), nullptr);
+  fs::copy_file(a, dir + "/model.safetensors");
+  set = SafetensorsSet::open_folder(dir);
+  ASSERT_TRUE(set.ok()) << set.error().message;
+  EXPECT_EQ(set->tensors().size(), 1u);
+}
+
 TEST(Safetensors, FolderWithoutWeightsIsNamed) {
   const std::string dir = kTmp + "/empty-folder";
   fs::create_directories(dir);

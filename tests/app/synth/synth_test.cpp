@@ -175,6 +175,22 @@ TEST(Synth, SameSeedSameBytesWhateverTheThreads) {
   EXPECT_NE(bytes_a, bytes_of(c->output_path));
 }
 
+TEST(Synth, ProgressIsReportedForEveryTensorInOrder) {
+  SynthOptions o;
+  o.preset = "tiny";
+  o.output_path = kTmp + "/progress.gguf";
+  std::vector<std::string> names;
+  o.on_progress = [&](std::string_view name, int64_t index, int64_t total) {
+    EXPECT_EQ(index, static_cast<int64_t>(names.size()));
+    EXPECT_EQ(total, 2 + 1 + 9 * 2);
+    names.emplace_back(name);
+  };
+  auto r = synthesize(o);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(names.size(), r->tensors.size());
+  for (size_t i = 0; i < names.size(); ++i) EXPECT_EQ(names[i], r->tensors[i].name);
+}
+
 TEST(Synth, WeightsLookLikeTheirRoles) {
   auto r = run("tiny", "f32", "roles.gguf");
   ASSERT_TRUE(r.ok());

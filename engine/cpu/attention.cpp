@@ -52,6 +52,15 @@ void attention(ThreadPool& pool, const AttentionShape& shape, const AttentionInp
   if (num_items == 0) return;
   // Items differ in cost (later positions attend further), so threads take
   // them one at a time from a shared counter.
+  // Tiny steps (a few heads over a short context) run on the calling thread.
+  int64_t num_scores = 0;
+  for (int32_t pos : in.positions) num_scores += pos + 1;
+  if (num_scores * shape.num_heads * shape.head_dim < 32768) {
+    for (int64_t item = 0; item < num_items; ++item)
+      attend_one(shape, in, item / shape.num_heads, static_cast<int32_t>(item % shape.num_heads),
+                 out, scores);
+    return;
+  }
   std::atomic<int64_t> next{0};
   pool.run([&](int thread, int) {
     float* my_scores = scores + thread * max_positions;

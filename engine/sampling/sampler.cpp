@@ -49,6 +49,25 @@ std::vector<Candidate> make_candidates(std::span<const float> logits) {
   return c;
 }
 
+std::vector<Candidate> top_k_candidates(std::span<const float> logits, int32_t k) {
+  assert(k > 0 && static_cast<size_t>(k) <= logits.size());
+  // Min-heap (by `before`) of the best k seen so far: its front is the worst kept.
+  std::vector<Candidate> heap;
+  heap.reserve(k);
+  for (int32_t i = 0; i < k; ++i) heap.push_back({i, logits[i], 0.0f});
+  std::make_heap(heap.begin(), heap.end(), before);
+  for (size_t i = k; i < logits.size(); ++i) {
+    const Candidate x{static_cast<int32_t>(i), logits[i], 0.0f};
+    if (before(x, heap.front())) {
+      std::pop_heap(heap.begin(), heap.end(), before);
+      heap.back() = x;
+      std::push_heap(heap.begin(), heap.end(), before);
+    }
+  }
+  std::sort_heap(heap.begin(), heap.end(), before);  // ascending by `before`: best first
+  return heap;
+}
+
 void apply_temperature(std::vector<Candidate>& c, float temperature) {
   assert(temperature > 0.0f);
   for (auto& x : c) x.logit /= temperature;
@@ -78,18 +97,33 @@ void softmax_candidates(std::vector<Candidate>& c) {
 
 void keep_top_p(std::vector<Candidate>& c, float p) {
   if (p >= 1.0f || c.size() <= 1) return;
-  if (!is_sorted_desc(c)) std::sort(c.begin(), c.end(), before);
-  softmax_candidates(c);
+  // softmax over the whole list, then the sorted prefix: sorting grows
+  // (256, 1024, ...) only as far as the mass needs, since a long tail of
+  // small probabilities rarely has to be ordered.
+  float max_logit = c[0].logit;
+  for (const auto& x : c) max_logit = std::max(max_logit, x.logit);
+  double sum = 0.0;
+  for (const auto& x : c) sum += std::exp(static_cast<double>(x.logit) - max_logit);
+  size_t sorted = 0;
   double mass = 0.0;
-  size_t keep = c.size();
-  for (size_t i = 0; i < c.size(); ++i) {
-    mass += c[i].p;
-    if (mass >= p) {
-      keep = i + 1;
-      break;
+  for (size_t k = 256;; k *= 4) {
+    const size_t end = std::min(k, c.size());
+    if (sorted == 0 && end == c.size()) {
+      if (!is_sorted_desc(c)) std::sort(c.begin(), c.end(), before);
+    } else {
+      std::partial_sort(c.begin() + sorted, c.begin() + end, c.end(), before);
     }
+    for (size_t i = sorted; i < end; ++i) {
+      c[i].p = static_cast<float>(std::exp(static_cast<double>(c[i].logit) - max_logit) / sum);
+      mass += c[i].p;
+      if (mass >= p) {
+        c.resize(i + 1);
+        return;
+      }
+    }
+    sorted = end;
+    if (end == c.size()) return;  // rounding: the whole mass fell short of p
   }
-  c.resize(keep);
 }
 
 void keep_min_p(std::vector<Candidate>& c, float min_p) {
@@ -130,9 +164,10 @@ std::vector<Candidate> Sampler::distribution(std::span<const float> logits) cons
     const int32_t best = argmax(l);
     return {Candidate{best, l[best], 1.0f}};
   }
-  std::vector<Candidate> c = make_candidates(l);
+  // Top-k on the raw logits: dividing by a positive temperature keeps the order.
+  const bool use_top_k = params_.top_k > 0 && params_.top_k < static_cast<int32_t>(l.size());
+  std::vector<Candidate> c = use_top_k ? top_k_candidates(l, params_.top_k) : make_candidates(l);
   apply_temperature(c, params_.temperature);
-  keep_top_k(c, params_.top_k);
   keep_top_p(c, params_.top_p);
   keep_min_p(c, params_.min_p);
   softmax_candidates(c);

@@ -45,6 +45,9 @@ void apply_temperature(std::vector<Candidate>& c, float temperature);
 // Sorts by logit descending (ties: lower id first) and keeps the first k
 // (k <= 0 or k >= size: keeps all, still sorted).
 void keep_top_k(std::vector<Candidate>& c, int32_t k);
+// The k candidates with the largest logits, sorted (ties: lower id first),
+// without materialising the whole vocabulary. Precondition: 0 < k <= size.
+std::vector<Candidate> top_k_candidates(std::span<const float> logits, int32_t k);
 // Keeps the smallest prefix (by descending probability) whose probability mass
 // is >= p; at least one. p >= 1: no-op. Leaves c sorted with p filled.
 void keep_top_p(std::vector<Candidate>& c, float p);

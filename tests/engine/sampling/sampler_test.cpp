@@ -60,6 +60,48 @@ TEST(Sampling, TopKKeepsTheKLargestSorted) {
   EXPECT_EQ(ids(c), (std::vector<int32_t>{1, 3, 4}));
 }
 
+TEST(Sampling, HeapTopKEqualsSortedTopK) {
+  Pcg64 rng(5);
+  for (int trial = 0; trial < 50; ++trial) {
+    std::vector<float> l(3000);
+    // Coarse values: many ties, so the id tie-break is exercised.
+    for (auto& x : l) x = static_cast<float>(static_cast<int>(rng.next_double() * 40));
+    const int32_t k = 1 + static_cast<int32_t>(rng.next_u64() % 500);
+    std::vector<Candidate> full = make_candidates(l);
+    keep_top_k(full, k);
+    EXPECT_EQ(ids(top_k_candidates(l, k)), ids(full)) << "k " << k;
+  }
+}
+
+// Top-p sorts only as far as the mass needs; it must keep exactly what a
+// full sort would keep, also when that takes thousands of tokens.
+TEST(Sampling, TopPOnLongTailsEqualsTheFullSortDefinition) {
+  Pcg64 rng(11);
+  for (float p : {0.1f, 0.5f, 0.9f, 0.99f}) {
+    std::vector<float> l(20000);
+    for (auto& x : l) x = static_cast<float>(rng.next_double() * 6.0);
+    std::vector<Candidate> c = make_candidates(l);
+    keep_top_p(c, p);
+    // Reference: sort everything, softmax in double, smallest prefix with mass >= p.
+    std::vector<Candidate> ref = make_candidates(l);
+    std::sort(ref.begin(), ref.end(), [](const Candidate& a, const Candidate& b) {
+      return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
+    });
+    double sum = 0;
+    for (const auto& x : ref) sum += std::exp(static_cast<double>(x.logit) - ref[0].logit);
+    double mass = 0;
+    size_t n = 0;
+    while (n < ref.size() && mass < p) {
+      mass += std::exp(static_cast<double>(ref[n].logit) - ref[0].logit) / sum;
+      ++n;
+    }
+    ASSERT_EQ(c.size(), n) << "p " << p;
+    EXPECT_GT(n, 256u) << "the test should need more than the first sorted chunk";
+    ref.resize(n);
+    EXPECT_EQ(ids(c), ids(ref));
+  }
+}
+
 TEST(Sampling, TopPKeepsTheMinimalSet) {
   const std::vector<float> l = logits_of({0.15, 0.5, 0.05, 0.3});
   auto run = [&](float p) {

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -290,6 +292,52 @@ TEST(Synth, DemoModelIsWrittenOnceAndLoads) {
   auto repaired = ensure_demo_model(dir);
   ASSERT_TRUE(repaired.ok());
   EXPECT_TRUE(Model::load(*repaired).ok());
+}
+
+}  // namespace
+}  // namespace tokamak
+
+namespace tokamak {
+namespace {
+
+// Opt-in (writes ~20 GB): TOKAMAK_SYNTH_FULL_DIR=/big/disk runs every
+// full-size preset in the mix people use and reads each file back.
+TEST(SynthFull, EveryPresetAtFullSize) {
+  const char* dir = std::getenv("TOKAMAK_SYNTH_FULL_DIR");
+  if (dir == nullptr) GTEST_SKIP() << "set TOKAMAK_SYNTH_FULL_DIR to run (writes ~20 GB)";
+  const std::pair<const char*, const char*> cases[] = {{"llama2-7b", "f16"},
+                                                       {"llama3-8b", "q4_k_m"},
+                                                       {"tinyllama-1.1b", "q8_0"},
+                                                       {"qwen2.5-0.5b", "q4_k_m"},
+                                                       {"smollm-135m", "bf16"}};
+  for (const auto& [preset, mix] : cases) {
+    SCOPED_TRACE(preset);
+    SynthOptions o;
+    o.preset = preset;
+    o.type_mix = mix;
+    o.output_path = std::string(dir) + "/" + preset + "-" + mix + ".gguf";
+    auto r = synthesize(o);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    std::printf("%-16s %-7s %6.2f GB in %6.2f s (%.2f GB/s)\n", preset, mix,
+                r->file_size_bytes / 1e9, r->seconds, r->file_size_bytes / 1e9 / r->seconds);
+    auto file = gguf::File::open(o.output_path);
+    ASSERT_TRUE(file.ok()) << file.error().message;
+    auto spec = ModelSpec::from_gguf(**file);
+    ASSERT_TRUE(spec.ok()) << spec.error().message;
+    const SynthPreset p = *find_synth_preset(preset);
+    EXPECT_EQ(spec->dim, p.dim);
+    EXPECT_EQ(spec->hidden_dim, p.hidden_dim);
+    EXPECT_EQ(spec->num_layers, p.num_layers);
+    EXPECT_EQ(spec->num_heads, p.num_heads);
+    EXPECT_EQ(spec->num_kv_heads, p.num_kv_heads);
+    EXPECT_EQ(spec->vocab_size, p.vocab_size);
+    EXPECT_EQ(spec->context_length, p.context_length);
+    EXPECT_FLOAT_EQ(spec->rope.theta, p.rope_theta);
+    EXPECT_EQ((*file)->tensors().size(), r->tensors.size());
+    auto model = Model::load(o.output_path);
+    ASSERT_TRUE(model.ok()) << model.error().message;
+    fs::remove(o.output_path);
+  }
 }
 
 }  // namespace

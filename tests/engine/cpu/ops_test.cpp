@@ -161,22 +161,28 @@ TEST(Rope, Llama3FactorsMatchMetaReference) {
 }
 
 // Attention with GQA (8 heads over 2 kv heads) through scattered block
-// tables of two sequences, against a naive double version.
-TEST(Attention, GqaOverScatteredBlockTablesMatchesDouble) {
+// tables of two sequences, against a naive double version. `long_context`
+// makes the step big enough to be spread over the pool's threads.
+void check_attention(bool long_context) {
   ThreadPool pool(2);
   const AttentionShape shape{8, 2, 16, 4};
-  const int32_t num_blocks = 12, kv_dim = shape.num_kv_heads * shape.head_dim;
+  const int32_t num_blocks = long_context ? 80 : 12, kv_dim = shape.num_kv_heads * shape.head_dim;
   auto k_pool = random_vector(num_blocks * shape.block_size * kv_dim, 4, -2.0f, 2.0f);
   auto v_pool = random_vector(num_blocks * shape.block_size * kv_dim, 5);
-  const std::vector<int32_t> table0 = {9, 2, 7, 4};  // positions 0..15
-  const std::vector<int32_t> table1 = {0, 11, 5};    // positions 0..11
+  std::vector<int32_t> table0 = {9, 2, 7, 4};  // positions 0..15
+  std::vector<int32_t> table1 = {0, 11, 5};    // positions 0..11
+  std::vector<int32_t> positions = {13, 14, 15, 0, 6, 11};
+  std::vector<int32_t> token_seq = {0, 0, 0, 1, 1, 1};
+  if (long_context) {  // sequence 0 spans 70 distinct blocks in scrambled order
+    table0.clear();
+    for (int32_t b = 0; b < 70; ++b) table0.push_back((b * 37 + 11) % 80);
+    positions = {150, 200, 279, 0, 6, 11};
+  }
   const StepSequence seqs[2] = {{table0}, {table1}};
-  const std::vector<int32_t> positions = {13, 14, 15, 0, 6, 11};
-  const std::vector<int32_t> token_seq = {0, 0, 0, 1, 1, 1};
   const int64_t n = positions.size();
   auto q = random_vector(n * shape.num_heads * shape.head_dim, 6, -2.0f, 2.0f);
   std::vector<float> out(q.size());
-  const int64_t max_positions = 64;
+  const int64_t max_positions = 320;
   std::vector<float> scores(pool.num_threads() * max_positions);
   const AttentionInputs in{q.data(), k_pool.data(), v_pool.data(), positions, token_seq, seqs};
   attention(pool, shape, in, out.data(), scores.data(), max_positions);
@@ -210,6 +216,10 @@ TEST(Attention, GqaOverScatteredBlockTablesMatchesDouble) {
     }
   }
 }
+
+TEST(Attention, GqaOverScatteredBlockTablesMatchesDouble) { check_attention(false); }
+
+TEST(Attention, LongContextSpreadOverThreadsMatchesDouble) { check_attention(true); }
 
 TEST(Swiglu, MatchesDouble) {
   ThreadPool pool(2);

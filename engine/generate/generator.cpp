@@ -69,9 +69,7 @@ Status Generator::forward(std::span<const int32_t> tokens, int32_t first_pos,
   return backend_.forward(plan, logits);
 }
 
-Result<GenerationStats> Generator::generate(const GenerationRequest& request,
-                                            const GenerationCallback& on_event) {
-  const auto t_start = Clock::now();
+Status Generator::check_request(const GenerationRequest& request) const {
   if (std::string bad = request.sampling.validate(); !bad.empty()) {
     return make_error(ErrorCode::InvalidArgument, "sampling: " + bad);
   }
@@ -88,82 +86,50 @@ Result<GenerationStats> Generator::generate(const GenerationRequest& request,
                       "nothing to generate from: no prompt tokens and no history "
                       "(start with at least the BOS token)");
   }
+  return {};
+}
 
-  GenerationStats stats;
-  auto finish = [&](GenerationStats& s) -> GenerationStats {
-    if (on_event) on_event(GenerationEvent{s});
-    return s;
-  };
-
-  // The prompt must leave room for at least the position it ends at.
-  const int64_t total = static_cast<int64_t>(history_.size()) + request.tokens.size();
-  if (total > capacity_) {
-    std::ostringstream s;
-    s << "the context is full: " << history_.size() << " tokens of history plus "
-      << request.tokens.size() << " new tokens exceed the " << capacity_
-      << " positions of this sequence's KV cache (" << backend_.kv_config().num_blocks
-      << " blocks of " << backend_.kv_config().block_size << "); reset or shorten the prompt";
-    stats.finish_reason = "context";
-    stats.message = s.str();
-    return finish(stats);
-  }
-  history_.insert(history_.end(), request.tokens.begin(), request.tokens.end());
-  // All tokens already in the KV cache: run the last one again for its logits.
-  if (num_computed_ >= static_cast<int32_t>(history_.size())) {
-    num_computed_ = static_cast<int32_t>(history_.size()) - 1;
-  }
-  stats.num_cached_tokens = num_computed_;
-
-  Sampler sampler(request.sampling);
-  for (int32_t id : history_) sampler.accept(id);
-  StreamDecoder decoder(tokenizer_, options_.render_special);
-  for (size_t i = history_.size() - std::min(history_.size(), kDecoderPrimeTokens);
-       i < history_.size(); ++i) {
-    (void)decoder.push(history_[i]);
-  }
-  StopMatcher matcher(request.stop);
-  auto cancelled = [&] { return request.cancel && request.cancel->load(); };
-
-  // Prefill, in chunks of max_step_tokens.
+bool Generator::prefill(const GenerationRequest& request, GenerationStats& stats) {
   const int32_t max_step = std::max(1, backend_.max_step_tokens());
-  const int32_t num_pending = static_cast<int32_t>(history_.size()) - num_computed_;
-  stats.num_prompt_tokens = num_pending;
-  while (num_computed_ < static_cast<int32_t>(history_.size())) {
-    if (cancelled()) {
+  const int32_t num_tokens = static_cast<int32_t>(history_.size());
+  stats.num_prompt_tokens = num_tokens - num_computed_;
+  while (num_computed_ < num_tokens) {
+    if (request.cancel && request.cancel->load()) {
       stats.finish_reason = "cancelled";
-      return finish(stats);
+      return false;
     }
-    const int32_t n = std::min(max_step, static_cast<int32_t>(history_.size()) - num_computed_);
-    const bool last = num_computed_ + n == static_cast<int32_t>(history_.size());
+    const int32_t n = std::min(max_step, num_tokens - num_computed_);
+    const bool last = num_computed_ + n == num_tokens;
     const std::span<const int32_t> chunk(history_.data() + num_computed_, n);
     Status st =
         forward(chunk, num_computed_, last ? std::span<float>(logits_) : std::span<float>());
     if (!st.ok()) {
       stats.finish_reason = "error";
       stats.message = "prefill failed: " + st.error().message;
-      return finish(stats);
+      return false;
     }
     num_computed_ += n;
   }
-  const auto t_prefilled = Clock::now();
-  const double prefill_ms = ms_between(t_start, t_prefilled);
-  if (prefill_ms > 0) stats.prefill_tokens_per_second = num_pending * 1000.0 / prefill_ms;
+  return true;
+}
 
-  // Decode: sample, emit, feed back.
+// Samples, emits and feeds back one token per step until a finish reason.
+void Generator::decode(const GenerationRequest& request, GenerationStats& stats,
+                       const GenerationCallback& on_event, StreamDecoder& decoder,
+                       std::chrono::steady_clock::time_point t_start) {
+  Sampler sampler(request.sampling);
+  for (int32_t id : history_) sampler.accept(id);
+  StopMatcher matcher(request.stop);
+  auto cancelled = [&] { return request.cancel && request.cancel->load(); };
   Clock::time_point t_first{}, t_last{};
   while (true) {
     const int32_t id = sampler.sample(logits_);
     sampler.accept(id);
     history_.push_back(id);
-    ++stats.num_generated_tokens;
     t_last = Clock::now();
-    if (stats.num_generated_tokens == 1) {
-      t_first = t_last;
-      stats.ttft_ms = ms_between(t_start, t_first);
-    }
+    if (++stats.num_generated_tokens == 1) t_first = t_last;
 
-    std::string text;
-    std::string reason;
+    std::string text, reason;
     if (tokenizer_.is_end_of_generation(id)) {
       reason = "eos";
     } else {
@@ -174,14 +140,13 @@ Result<GenerationStats> Generator::generate(const GenerationRequest& request,
         reason = "length";
       } else if (static_cast<int32_t>(history_.size()) > capacity_) {
         reason = "context";
-        std::ostringstream s;
-        s << "the context is full: all " << capacity_ << " positions are used";
-        stats.message = s.str();
+        stats.message =
+            "the context is full: all " + std::to_string(capacity_) + " positions are used";
       } else if (cancelled()) {
         reason = "cancelled";
       }
     }
-    if (!reason.empty() && reason != "stop") {
+    if (!reason.empty() && reason != "stop") {  // release what is held back
       text += matcher.push(decoder.flush());
       if (matcher.stopped()) {
         reason = "stop";
@@ -190,13 +155,9 @@ Result<GenerationStats> Generator::generate(const GenerationRequest& request,
       }
     }
     if (on_event) on_event(GenerationEvent{TokenEvent{id, std::move(text)}});
+    if (reason.empty() && cancelled()) reason = "cancelled";  // set while the event was handled
     if (!reason.empty()) {
       stats.finish_reason = reason;
-      break;
-    }
-
-    if (cancelled()) {  // set while the event was handled: stop before the next step
-      stats.finish_reason = "cancelled";
       break;
     }
     Status st = forward(std::span<const int32_t>(&history_.back(), 1), num_computed_, logits_);
@@ -207,11 +168,55 @@ Result<GenerationStats> Generator::generate(const GenerationRequest& request,
     }
     ++num_computed_;
   }
+  stats.ttft_ms = ms_between(t_start, t_first);
   const double decode_ms = ms_between(t_first, t_last);
   if (stats.num_generated_tokens > 1 && decode_ms > 0) {
     stats.decode_tokens_per_second = (stats.num_generated_tokens - 1) * 1000.0 / decode_ms;
   }
-  return finish(stats);
+}
+
+Result<GenerationStats> Generator::generate(const GenerationRequest& request,
+                                            const GenerationCallback& on_event) {
+  const auto t_start = Clock::now();
+  TK_TRY(check_request(request));
+  GenerationStats stats;
+  auto finish = [&]() -> GenerationStats {
+    if (on_event) on_event(GenerationEvent{stats});
+    return stats;
+  };
+
+  // The prompt must fit, up to the position it ends at.
+  const int64_t total = static_cast<int64_t>(history_.size()) + request.tokens.size();
+  if (total > capacity_) {
+    std::ostringstream s;
+    s << "the context is full: " << history_.size() << " tokens of history plus "
+      << request.tokens.size() << " new tokens exceed the " << capacity_
+      << " positions of this sequence's KV cache (" << backend_.kv_config().num_blocks
+      << " blocks of " << backend_.kv_config().block_size << "); reset or shorten the prompt";
+    stats.finish_reason = "context";
+    stats.message = s.str();
+    return finish();
+  }
+  history_.insert(history_.end(), request.tokens.begin(), request.tokens.end());
+  // All tokens already in the KV cache: run the last one again for its logits.
+  if (num_computed_ >= static_cast<int32_t>(history_.size())) {
+    num_computed_ = static_cast<int32_t>(history_.size()) - 1;
+  }
+  stats.num_cached_tokens = num_computed_;
+
+  // Prime the decoder so the first new token decodes as a continuation.
+  StreamDecoder decoder(tokenizer_, options_.render_special);
+  for (size_t i = history_.size() - std::min(history_.size(), kDecoderPrimeTokens);
+       i < history_.size(); ++i) {
+    (void)decoder.push(history_[i]);
+  }
+
+  if (!prefill(request, stats)) return finish();
+  const double prefill_ms = ms_between(t_start, Clock::now());
+  if (prefill_ms > 0)
+    stats.prefill_tokens_per_second = stats.num_prompt_tokens * 1000.0 / prefill_ms;
+  decode(request, stats, on_event, decoder, t_start);
+  return finish();
 }
 
 }  // namespace tokamak

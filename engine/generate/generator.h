@@ -14,6 +14,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -26,6 +27,8 @@
 #include "tokenizer/tokenizer.h"
 
 namespace tokamak {
+
+class StreamDecoder;
 
 struct GenerationRequest {
   std::vector<int32_t> tokens;  // appended to the history (BOS is the caller's business)
@@ -68,6 +71,12 @@ class Generator {
   int32_t capacity() const { return capacity_; }
 
  private:
+  Status check_request(const GenerationRequest& request) const;
+  // Feeds history_[num_computed_..]; false (reason set in stats) on cancel or failure.
+  bool prefill(const GenerationRequest& request, GenerationStats& stats);
+  void decode(const GenerationRequest& request, GenerationStats& stats,
+              const GenerationCallback& on_event, StreamDecoder& decoder,
+              std::chrono::steady_clock::time_point t_start);
   Status forward(std::span<const int32_t> tokens, int32_t first_pos, std::span<float> logits);
 
   Backend& backend_;

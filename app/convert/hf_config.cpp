@@ -82,6 +82,14 @@ Result<HfConfig> HfConfig::read(const std::string& dir) {
 Result<HfConfig> HfConfig::parse(const std::string& text, const std::string& source) {
   json j = json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return bad(source, "not a JSON object");
+  try {
+    return parse_object(j, source);
+  } catch (const json::exception& e) {  // a value of the wrong JSON type
+    return bad(source, e.what());
+  }
+}
+
+Result<HfConfig> HfConfig::parse_object(const nlohmann::json& j, const std::string& source) {
   HfConfig c;
   if (j.contains("architectures") && j["architectures"].is_array() && !j["architectures"].empty() &&
       j["architectures"][0].is_string()) {
@@ -127,10 +135,9 @@ Result<HfConfig> HfConfig::parse(const std::string& text, const std::string& sou
                           ": attention_bias is set; llama models with q/k/v biases are not "
                           "supported");
   }
-  if (j.contains("sliding_window") && j["sliding_window"].is_number_integer() &&
-      !j.value("use_sliding_window", c.architecture == "MistralForCausalLM")) {
-    // Qwen2 lists a window it does not use; nothing to note.
-  } else if (j.contains("sliding_window") && j["sliding_window"].is_number_integer()) {
+  // Qwen2 lists a window it does not use (use_sliding_window false).
+  const bool uses_window = j.value("use_sliding_window", c.architecture == "MistralForCausalLM");
+  if (uses_window && j.contains("sliding_window") && j["sliding_window"].is_number_integer()) {
     c.notes.push_back(fmt::format("{}: sliding_window {} is ignored (full attention)", source,
                                   j["sliding_window"].get<int64_t>()));
   }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,6 +26,9 @@ struct HfConfig {
   // fail naming them.
   static Result<HfConfig> read(const std::string& dir);
   static Result<HfConfig> parse(const std::string& json_text, const std::string& source);
+
+ private:
+  static Result<HfConfig> parse_object(const nlohmann::json& j, const std::string& source);
 };
 
 }  // namespace tokamak

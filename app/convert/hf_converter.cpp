@@ -196,7 +196,14 @@ Result<ConvertReport> convert_hf(const ConvertOptions& options) {
   const std::vector<HfTensorPlan> plan = plan_hf_tensors(config);
   TK_TRY(check_tensors(options.input_path, config, plan, st));
   std::optional<std::string> chat_template;
-  TK_ASSIGN(Vocab vocab, load_hf_vocab(options, config, chat_template));
+  Result<Vocab> loaded = make_error(ErrorCode::Internal, "vocabulary not loaded");
+  try {
+    loaded = load_hf_vocab(options, config, chat_template);
+  } catch (const json::exception& e) {  // tokenizer_config.json with odd value types
+    return make_error(ErrorCode::BadFormat,
+                      options.input_path + "/tokenizer_config.json: " + std::string(e.what()));
+  }
+  TK_ASSIGN(Vocab vocab, std::move(loaded));
 
   config.hp.name = options.name.empty()
                        ? fs::path(options.input_path).lexically_normal().filename().string()

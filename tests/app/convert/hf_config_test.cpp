@@ -109,6 +109,20 @@ TEST(HfConfig, RefusesWhatWeCannotConvert) {
   ASSERT_FALSE(c.ok());
   EXPECT_NE(c.error().message.find("num_kv_heads 3"), std::string::npos) << c.error().message;
 
+  // Values of the wrong JSON type fail cleanly, never as an exception.
+  c = HfConfig::parse(R"({"architectures": ["LlamaForCausalLM"], "hidden_size": 64,
+      "intermediate_size": 128, "num_hidden_layers": 1, "num_attention_heads": 4,
+      "vocab_size": 10, "tie_word_embeddings": "yes"})",
+                      "x/config.json");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error().code, ErrorCode::BadFormat);
+  EXPECT_NE(c.error().message.find("x/config.json"), std::string::npos);
+  c = HfConfig::parse(R"({"architectures": ["LlamaForCausalLM"], "hidden_size": 64,
+      "intermediate_size": 128, "num_hidden_layers": 1, "num_attention_heads": 4,
+      "vocab_size": 10, "rope_scaling": {"rope_type": 3}})",
+                      "x/config.json");
+  ASSERT_FALSE(c.ok());
+
   c = HfConfig::parse("[1, 2]", "x/config.json");
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.error().code, ErrorCode::BadFormat);

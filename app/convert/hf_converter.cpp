@@ -12,6 +12,7 @@
 #include "convert/hf_config.h"
 #include "convert/hf_tensor_map.h"
 #include "convert/model_writer.h"
+#include "convert/no_throw.h"
 #include "convert/safetensors.h"
 #include "convert/vocab_import.h"
 #include "gguf/gguf_writer.h"
@@ -178,12 +179,13 @@ Result<Vocab> load_hf_vocab(const ConvertOptions& o, const HfConfig& c,
 
 }  // namespace
 
-Result<ConvertReport> convert_hf(const ConvertOptions& options) {
+static Result<ConvertReport> convert_hf_impl(const ConvertOptions& options) {
   if (options.output_path.empty()) {
     return make_error(ErrorCode::InvalidArgument, "convert: no output path given");
   }
   TK_ASSIGN(TypeMix mix, TypeMix::parse(options.type_mix));
-  if (!fs::is_directory(options.input_path)) {
+  std::error_code ec;
+  if (!fs::is_directory(options.input_path, ec)) {
     return make_error(ErrorCode::NotFound,
                       options.input_path + ": not a folder (a Hugging Face model is a folder)");
   }
@@ -234,6 +236,10 @@ Result<ConvertReport> convert_hf(const ConvertOptions& options) {
   report.arch_name = config.hp.arch;
   report.type_mix = mix.name();
   return report;
+}
+
+Result<ConvertReport> convert_hf(const ConvertOptions& options) {
+  return no_throw(options.input_path, [&] { return convert_hf_impl(options); });
 }
 
 Result<ConvertReport> convert_model(const ConvertOptions& options) {

@@ -9,6 +9,7 @@
 #include "convert/llama2c_checkpoint.h"
 #include "convert/mapped_file.h"
 #include "convert/model_writer.h"
+#include "convert/no_throw.h"
 #include "convert/vocab_import.h"
 #include "tokenizer/vocab.h"
 
@@ -47,7 +48,7 @@ void add_llama2c_tensors(ModelWriter& w, const Llama2cLayout& L, const float* f)
 
 }  // namespace
 
-Result<ConvertReport> convert_llama2c(const ConvertOptions& options) {
+static Result<ConvertReport> convert_llama2c_impl(const ConvertOptions& options) {
   if (options.output_path.empty()) {
     return make_error(ErrorCode::InvalidArgument, "convert: no output path given");
   }
@@ -87,6 +88,10 @@ Result<ConvertReport> convert_llama2c(const ConvertOptions& options) {
   report.arch_name = "llama";
   report.type_mix = mix.name();
   return report;
+}
+
+Result<ConvertReport> convert_llama2c(const ConvertOptions& options) {
+  return no_throw(options.input_path, [&] { return convert_llama2c_impl(options); });
 }
 
 }  // namespace tokamak

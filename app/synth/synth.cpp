@@ -8,6 +8,7 @@
 
 #include "convert/model_metadata.h"
 #include "convert/model_writer.h"
+#include "convert/no_throw.h"
 #include "convert/vocab_import.h"
 #include "gguf/gguf_file.h"
 #include "model/model_spec.h"
@@ -102,7 +103,7 @@ std::string preset_names() {
 
 }  // namespace
 
-Result<SynthReport> synthesize(const SynthOptions& options) {
+static Result<SynthReport> synthesize_impl(const SynthOptions& options) {
   std::optional<SynthPreset> preset = find_synth_preset(options.preset);
   if (!preset) {
     return make_error(ErrorCode::InvalidArgument,
@@ -151,7 +152,7 @@ Result<SynthReport> synthesize(const SynthOptions& options) {
   return report;
 }
 
-Result<std::string> ensure_demo_model(const std::string& cache_dir) {
+static Result<std::string> ensure_demo_model_impl(const std::string& cache_dir) {
   std::error_code ec;
   fs::create_directories(cache_dir, ec);
   if (ec) {
@@ -159,7 +160,7 @@ Result<std::string> ensure_demo_model(const std::string& cache_dir) {
                       cache_dir + ": cannot create the cache folder: " + ec.message());
   }
   const std::string path = (fs::path(cache_dir) / "tokamak-demo-q8_0.gguf").string();
-  if (fs::exists(path)) {
+  if (fs::exists(path, ec)) {
     auto file = gguf::File::open(path);
     if (file.ok() && ModelSpec::from_gguf(**file).ok()) {
       auto preset = (*file)->get_string_or("tokamak.synth.preset", "");
@@ -175,6 +176,14 @@ Result<std::string> ensure_demo_model(const std::string& cache_dir) {
   o.name = "Tokamak demo (random weights)";
   TK_TRY(synthesize(o));
   return path;
+}
+
+Result<SynthReport> synthesize(const SynthOptions& options) {
+  return no_throw("synth " + options.output_path, [&] { return synthesize_impl(options); });
+}
+
+Result<std::string> ensure_demo_model(const std::string& cache_dir) {
+  return no_throw(cache_dir, [&] { return ensure_demo_model_impl(cache_dir); });
 }
 
 }  // namespace tokamak

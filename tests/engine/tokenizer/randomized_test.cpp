@@ -27,6 +27,22 @@ std::string ids_string(const std::vector<int32_t>& ids) {
 
 std::string escaped(const std::string& text) { return nlohmann::json(text).dump(); }
 
+// Long runs stress the regex engine (JIT stack, backtracking of \s+(?!\S))
+// and the merge queues.
+std::vector<std::string> long_texts() {
+  return {std::string(20000, ' ') + "a",
+          std::string(3000, '\n') + " x",
+          "x" + std::string(5000, '\t') + "y",
+          std::string(30000, 'b'),
+          std::string(9999, '7'),
+          "Hello" + std::string(4000, '!') + " world",
+          [] {
+            std::string s;
+            for (int i = 0; i < 3000; ++i) s += "\xE4\xB8\xAD ";  // 中 + space
+            return s;
+          }()};
+}
+
 constexpr int kNumSpmCases = 5000;
 constexpr int kNumBpeCases = 5000;
 
@@ -50,6 +66,13 @@ TEST(SpmVsSentencePiece, RandomTexts) {
       ADD_FAILURE() << "text " << escaped(text) << "\n  sentencepiece: " << ids_string(expected)
                     << "\n  tokamak:       " << ids_string(ids);
     }
+  }
+  for (const std::string& text : long_texts()) {
+    std::vector<int> expected;
+    ASSERT_TRUE(sp.Encode(text, &expected).ok());
+    EXPECT_EQ(tokenizer->encode(text, test::no_bos()),
+              std::vector<int32_t>(expected.begin(), expected.end()))
+        << "long text of " << text.size() << " bytes starting " << escaped(text.substr(0, 8));
   }
   EXPECT_EQ(num_mismatches, 0) << "of " << kNumSpmCases;
   std::printf("[SPM vs libsentencepiece] %d texts, %zu tokens, %d mismatches\n", kNumSpmCases,
@@ -88,6 +111,7 @@ TEST(BpeVsHfTokenizers, RandomTexts) {
   test::RandomText gen(1121);
   std::vector<std::string> texts;
   for (int i = 0; i < kNumBpeCases; ++i) texts.push_back(gen.next());
+  for (const std::string& text : long_texts()) texts.push_back(text);
   std::vector<std::vector<int32_t>> expected;
   std::string skip;
   if (!run_oracle(texts, &expected, "", &skip)) GTEST_SKIP() << skip;

@@ -4,8 +4,10 @@
 #include "synth/synth.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -191,6 +193,32 @@ TEST(Synth, ProgressIsReportedForEveryTensorInOrder) {
   ASSERT_TRUE(r.ok()) << r.error().message;
   ASSERT_EQ(names.size(), r->tensors.size());
   for (size_t i = 0; i < names.size(); ++i) EXPECT_EQ(names[i], r->tensors[i].name);
+}
+
+// A full disk, as far as one process can make one: RLIMIT_FSIZE makes
+// write() fail (EFBIG) past 1 MB. The Writer's error comes back naming the
+// file, and neither the file nor its .tmp is left behind.
+TEST(Synth, WriteFailureMidFileLeavesNothingBehind) {
+  const std::string out = kTmp + "/too-big.gguf";
+  fs::create_directories(kTmp);
+  fs::remove(out);
+  struct rlimit old_limit {};
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+  struct rlimit small = old_limit;
+  small.rlim_cur = 1 << 20;
+  auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &small), 0);
+  SynthOptions o;
+  o.preset = "tiny";  // about 2.6 MB in F16
+  o.output_path = out;
+  auto r = synthesize(o);
+  setrlimit(RLIMIT_FSIZE, &old_limit);
+  std::signal(SIGXFSZ, old_handler);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::IoError) << r.error().message;
+  EXPECT_NE(r.error().message.find("too-big.gguf"), std::string::npos) << r.error().message;
+  EXPECT_FALSE(fs::exists(out));
+  EXPECT_FALSE(fs::exists(out + ".tmp"));
 }
 
 TEST(Synth, WeightsLookLikeTheirRoles) {

@@ -7,7 +7,10 @@
 namespace tokamak::gguf {
 namespace {
 
-std::string number_to_string(double v) {
+// Shortest text that reads back to the same number (f32 values as floats:
+// 1e-05, not 9.999999747378752e-06).
+template <class T>
+std::string number_to_string(T v) {
   char buf[64];
   auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
   if (ec != std::errc()) return "?";
@@ -155,7 +158,10 @@ std::string Value::to_display_string(size_t max_items) const {
   if (const auto* b = std::get_if<bool>(&data_)) return *b ? "true" : "false";
   if (const auto* u = std::get_if<uint64_t>(&data_)) return std::to_string(*u);
   if (const auto* i = std::get_if<int64_t>(&data_)) return std::to_string(*i);
-  if (const auto* d = std::get_if<double>(&data_)) return number_to_string(*d);
+  if (const auto* d = std::get_if<double>(&data_)) {
+    return type_ == ValueType::Float32 ? number_to_string(static_cast<float>(*d))
+                                       : number_to_string(*d);
+  }
   const Array* a = as_array();
   if (a == nullptr) return "<empty>";
   if (a->items.size() > max_items) {

@@ -212,6 +212,8 @@ TEST(GgufValue, AccessorsAndDisplay) {
   EXPECT_EQ(Value::u32(5).to_display_string(), "5");
   EXPECT_EQ(Value::i8(-5).to_display_string(), "-5");
   EXPECT_EQ(Value::f32(0.5f).to_display_string(), "0.5");
+  EXPECT_EQ(Value::f32(1e-5f).to_display_string(), "1e-05");
+  EXPECT_EQ(Value::f64(0.1).to_display_string(), "0.1");
   EXPECT_EQ(Value::boolean(false).to_display_string(), "false");
   EXPECT_EQ(Value::string("a\"b\n").to_display_string(), "\"a\\\"b\\n\"");
   EXPECT_EQ(Value::i32_array({1, 2}).to_display_string(), "[1, 2]");

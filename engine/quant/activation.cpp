@@ -1,5 +1,5 @@
 // Activation formats: the form an activation row takes before it is dotted
-// with weight rows of a given type (F32, Q8_0 or Q8_K).
+// with weight rows of a given type (F32, Q8_0, Q8_0 + sums, or Q8_K).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -37,13 +37,27 @@ void quantize_row_q8k(const float* x, BlockQ8K* y, int64_t n) {
   }
 }
 
+// The Q8_0 quantizer into BlockQ8_0Sum, plus the block sums.
+void quantize_row_q8_0_sum(const float* x, BlockQ8_0Sum* y, int64_t n) {
+  for (int64_t b = 0; b < n / kQK8_0; ++b) {
+    BlockQ8_0 q;
+    quantize_row_q8_0(x + b * kQK8_0, &q, kQK8_0);
+    int sum = 0;
+    for (int j = 0; j < kQK8_0; ++j) sum += q.qs[j];
+    y[b].d = q.d;
+    y[b].sum8 = static_cast<int16_t>(8 * sum);
+    std::memcpy(y[b].qs, q.qs, kQK8_0);
+  }
+}
+
 }  // namespace detail
 
 TensorType activation_type(TensorType weight_type) {
   switch (weight_type) {
     case TensorType::Q8_0:
-    case TensorType::Q4_0:
       return TensorType::Q8_0;
+    case TensorType::Q4_0:
+      return TensorType::Q8_1;  // BlockQ8_0Sum (Tokamak's layout, see blocks.h)
     case TensorType::Q4_K:
     case TensorType::Q6_K:
       return TensorType::Q8_K;
@@ -60,6 +74,8 @@ void quantize_activation(TensorType weight_type, const float* x, void* dst, int6
   switch (activation_type(weight_type)) {
     case TensorType::Q8_0:
       return detail::quantize_row_q8_0(x, static_cast<BlockQ8_0*>(dst), n);
+    case TensorType::Q8_1:
+      return detail::quantize_row_q8_0_sum(x, static_cast<BlockQ8_0Sum*>(dst), n);
     case TensorType::Q8_K:
       return detail::quantize_row_q8k(x, static_cast<BlockQ8K*>(dst), n);
     default:

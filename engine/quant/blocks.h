@@ -36,6 +36,12 @@
 //     value l + 96 : ql[l+32] >> 4 | (qh[l] >> 6 & 3) << 4
 //   group g = (128h + value index) / 16.
 //
+//   BlockQ8_0Sum (32 values, 36 bytes; activations for Q4_0 weights only,
+//   never in files; the size of ggml's Q8_1 but not its meaning)
+//   +------+--------------+------------------+   x[i] = d * qs[i] as in Q8_0;
+//   | d f16| sum8 int16   | qs int8[32]      |   sum8 = 8 * sum qs (exact)
+//   +------+--------------+------------------+
+//
 //   BlockQ8K (256 values, 292 bytes; activations only, never in files)
 //   +---------+--------------+------------------+
 //   | d f32   | qs int8[256] | bsums int16[16]  |   bsums[g] = sum qs[16g..16g+15]
@@ -78,6 +84,15 @@ struct BlockQ6K {
   uint16_t d;  // f16
 };
 static_assert(sizeof(BlockQ6K) == 210, "Q6_K block must be 210 bytes");
+
+// Activation format for Q4_0 weights: a Q8_0 block plus 8 * sum(qs), which
+// the Q4_0 kernel subtracts instead of offsetting every nibble by 8.
+struct BlockQ8_0Sum {
+  uint16_t d;    // f16
+  int16_t sum8;  // 8 * sum of qs (|sum8| <= 8 * 32 * 127 = 32512)
+  int8_t qs[kQK8_0];
+};
+static_assert(sizeof(BlockQ8_0Sum) == 36, "Q8_0+sum block must be 36 bytes");
 
 // Q8_K: activation format for K-quants.
 struct BlockQ8K {

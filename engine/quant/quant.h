@@ -4,7 +4,8 @@
 //
 // Dot products follow ggml's scheme: the activation row is first converted
 // once to the weight type's "activation type" (F32 for float weights, Q8_0
-// for Q8_0/Q4_0, Q8_K for Q4_K/Q6_K), then dotted against many weight rows.
+// for Q8_0, Q8_0 with block sums for Q4_0, Q8_K for Q4_K/Q6_K), then dotted
+// against many weight rows.
 #pragma once
 
 #include <cstddef>
@@ -40,10 +41,15 @@ void dequantize_row(TensorType type, const void* src, float* dst, int64_t n);
 // types other than the seven above.
 Status quantize_row(TensorType type, const float* src, void* dst, int64_t n);
 
-// The activation type for weights of `type`, and its bytes for n values.
-// F32 for float weights (a plain copy), Q8_0 for Q8_0/Q4_0 (the Q8_0
-// quantizer above), Q8_K for Q4_K/Q6_K (BlockQ8K: the largest |x| of each 256
-// maps to -127, with bsums). dst needs activation_row_bytes(weight_type, n).
+// The activation type for weights of `type`, and its bytes for n values:
+//   F32 weights, F16, BF16 -> F32 (a plain copy)
+//   Q8_0                   -> Q8_0 (the Q8_0 quantizer above, BlockQ8_0)
+//   Q4_0                   -> Q8_1: Tokamak's BlockQ8_0Sum (36 bytes: the Q8_0
+//                             block plus 8 * sum(qs); NOT ggml's Q8_1 meaning)
+//   Q4_K, Q6_K             -> Q8_K (BlockQ8K: the largest |x| of each 256 maps
+//                             to -127, with bsums)
+// Equal activation types mean interchangeable activation rows; size and
+// stride rows with activation_row_bytes(weight_type, n).
 TensorType activation_type(TensorType weight_type);
 size_t activation_row_bytes(TensorType weight_type, int64_t n);
 void quantize_activation(TensorType weight_type, const float* x, void* dst, int64_t n);

@@ -35,6 +35,8 @@ void quantize_row_q4_0(const float* x, BlockQ4_0* y, int64_t n);
 // Scale searches of our own (see kquant_quantize.cpp).
 void quantize_row_q4k(const float* x, BlockQ4K* y, int64_t n);
 void quantize_row_q6k(const float* x, BlockQ6K* y, int64_t n);
+// Activation format of Q4_0 weights (Q8_0 blocks with 8 * their sums).
+void quantize_row_q8_0_sum(const float* x, BlockQ8_0Sum* y, int64_t n);
 // Activation format of the K-quants.
 void quantize_row_q8k(const float* x, BlockQ8K* y, int64_t n);
 

@@ -99,15 +99,25 @@ inline __m256 mul_sum_i8(__m256i a, __m256i b) {
 }
 
 // Q8_0 and Q4_0 weights against Q8_0 activations: blocks alternate between
-// two accumulators per row to hide the FMA latency.
+// two accumulators per row to hide the FMA latency. Q8_0 weights are signed
+// (the sign idiom above); Q4_0 nibbles stay unsigned (0..15) and the offset of
+// 8 comes off as the 8 * sum(y) the activation row carries per block.
 inline __m256i unpack_q8_0(const BlockQ8_0& b) { return load256(b.qs); }
 inline __m256i unpack_q4_0(const BlockQ4_0& b) {
   // Both lanes get the 16 bytes; lane 1 shifts them right by 4 (high nibbles).
   const __m256i q =
       _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs)));
-  const __m256i nib = _mm256_and_si256(_mm256_srlv_epi64(q, _mm256_setr_epi64x(0, 0, 4, 4)),
-                                       _mm256_set1_epi8(0x0F));
-  return _mm256_sub_epi8(nib, _mm256_set1_epi8(8));
+  return _mm256_and_si256(_mm256_srlv_epi64(q, _mm256_setr_epi64x(0, 0, 4, 4)),
+                          _mm256_set1_epi8(0x0F));
+}
+
+// Per-block integer sums (8 int32 lanes) of w*y, as floats.
+inline __m256 block_sum_q8_0(__m256i w, const BlockQ8_0& x) { return mul_sum_i8(w, load256(x.qs)); }
+inline __m256 block_sum_q4_0(__m256i w, const BlockQ8_0Sum& x) {
+  const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(w, load256(x.qs)), _mm256_set1_epi16(1));
+  // Lane 0 also takes off 8 * sum(y) (the other lanes get 0).
+  const __m256i offset = _mm256_zextsi128_si256(_mm_cvtsi32_si128(x.sum8));
+  return _mm256_cvtepi32_ps(_mm256_sub_epi32(p, offset));
 }
 
 // f32 value of every half. Block scales are looked up here (a load that
@@ -122,12 +132,13 @@ const float* f16_table() {
   return table.get();
 }
 
-template <int R, class Block, __m256i (*Unpack)(const Block&)>
+template <int R, class Block, __m256i (*Unpack)(const Block&), class XBlock,
+          __m256 (*BlockSum)(__m256i, const XBlock&)>
 void dot_q8_0_act(int64_t n, const void* w, const float* const* xs_f, float* out) {
   const auto* wb = static_cast<const Block*>(w);
-  const BlockQ8_0* xs[R];
+  const XBlock* xs[R];
 #pragma GCC unroll 4
-  for (int r = 0; r < R; ++r) xs[r] = reinterpret_cast<const BlockQ8_0*>(xs_f[r]);
+  for (int r = 0; r < R; ++r) xs[r] = reinterpret_cast<const XBlock*>(xs_f[r]);
   __m256 acc[R][2];
 #pragma GCC unroll 4
   for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
@@ -138,7 +149,7 @@ void dot_q8_0_act(int64_t n, const void* w, const float* const* xs_f, float* out
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
       const __m256 d = _mm256_mul_ps(dw, _mm256_broadcast_ss(f16 + xs[r][b].d));
-      acc[r][parity] = _mm256_fmadd_ps(d, mul_sum_i8(q, load256(xs[r][b].qs)), acc[r][parity]);
+      acc[r][parity] = _mm256_fmadd_ps(d, BlockSum(q, xs[r][b]), acc[r][parity]);
     }
   };
   // Even blocks go to accumulator 0, odd ones to 1 (two FMA chains).
@@ -329,9 +340,9 @@ Kernel kernel_for(TensorType type) {
     case TensorType::BF16:
       return dot_float<R, LoadBF16>;
     case TensorType::Q8_0:
-      return dot_q8_0_act<R, BlockQ8_0, unpack_q8_0>;
+      return dot_q8_0_act<R, BlockQ8_0, unpack_q8_0, BlockQ8_0, block_sum_q8_0>;
     case TensorType::Q4_0:
-      return dot_q8_0_act<R, BlockQ4_0, unpack_q4_0>;
+      return dot_q8_0_act<R, BlockQ4_0, unpack_q4_0, BlockQ8_0Sum, block_sum_q4_0>;
     case TensorType::Q4_K:
       return dot_q4k<R>;
     case TensorType::Q6_K:

@@ -33,7 +33,7 @@ float dot_q8_0(int64_t n, const BlockQ8_0* w, const BlockQ8_0* x) {
   return sum;
 }
 
-float dot_q4_0(int64_t n, const BlockQ4_0* w, const BlockQ8_0* x) {
+float dot_q4_0(int64_t n, const BlockQ4_0* w, const BlockQ8_0Sum* x) {
   float sum = 0;
   for (int64_t b = 0; b < n / kQK4_0; ++b) {
     int sumi = 0;
@@ -106,7 +106,7 @@ float dot_ref(TensorType weight_type, int64_t n, const void* w, const void* x) {
     case TensorType::Q8_0:
       return dot_q8_0(n, static_cast<const BlockQ8_0*>(w), static_cast<const BlockQ8_0*>(x));
     case TensorType::Q4_0:
-      return dot_q4_0(n, static_cast<const BlockQ4_0*>(w), static_cast<const BlockQ8_0*>(x));
+      return dot_q4_0(n, static_cast<const BlockQ4_0*>(w), static_cast<const BlockQ8_0Sum*>(x));
     case TensorType::Q4_K:
       return dot_q4k(n, static_cast<const BlockQ4K*>(w), static_cast<const BlockQ8K*>(x));
     case TensorType::Q6_K:

@@ -39,6 +39,11 @@ std::vector<float> activation_values(TensorType weight_type, const std::vector<u
     case TensorType::Q8_0:
       dequantize_row(TensorType::Q8_0, a.data(), v.data(), n);
       break;
+    case TensorType::Q8_1: {  // BlockQ8_0Sum
+      const auto* b = reinterpret_cast<const BlockQ8_0Sum*>(a.data());
+      for (int64_t i = 0; i < n; ++i) v[i] = fp16_to_f32(b[i / 32].d) * b[i / 32].qs[i % 32];
+      break;
+    }
     case TensorType::Q8_K: {
       const auto* b = reinterpret_cast<const BlockQ8K*>(a.data());
       for (int64_t i = 0; i < n; ++i) v[i] = b[i / 256].d * b[i / 256].qs[i % 256];
@@ -208,14 +213,26 @@ TEST(VecDotRandomBlocks, EveryBitPatternMatchesReference) {
 }
 
 // The Q8_0 activation is the Q8_0 weight quantizer (llama.cpp's reference
-// rounding, checked against gguf-py in quant_oracle_test), and float weights
-// take the activation as a plain f32 copy.
+// rounding, checked against gguf-py in quant_oracle_test); Q4_0 weights take
+// the same blocks with 8 * sum(qs) (BlockQ8_0Sum); float weights take the
+// activation as a plain f32 copy.
 TEST(Activation, Q8_0AndF32FormatsAreTheRowQuantizers) {
-  const int64_t n = 800;
+  const int64_t n = 800, num_blocks = n / 32;
   const auto x = gaussian_row(n, 21, 2.0f);
-  for (TensorType t : {TensorType::Q8_0, TensorType::Q4_0}) {
-    ASSERT_EQ(activation_row_bytes(t, n), row_size_bytes(TensorType::Q8_0, n));
-    EXPECT_EQ(activation(t, x), quantized(TensorType::Q8_0, x)) << type_name(t);
+  const auto q8 = quantized(TensorType::Q8_0, x);
+  ASSERT_EQ(activation_row_bytes(TensorType::Q8_0, n), q8.size());
+  EXPECT_EQ(activation(TensorType::Q8_0, x), q8);
+  EXPECT_EQ(activation_type(TensorType::Q4_0), TensorType::Q8_1);
+  const auto a4 = activation(TensorType::Q4_0, x);
+  ASSERT_EQ(a4.size(), num_blocks * sizeof(BlockQ8_0Sum));
+  const auto* blocks = reinterpret_cast<const BlockQ8_0*>(q8.data());
+  const auto* with_sums = reinterpret_cast<const BlockQ8_0Sum*>(a4.data());
+  for (int64_t b = 0; b < num_blocks; ++b) {
+    int sum = 0;
+    for (int j = 0; j < 32; ++j) sum += blocks[b].qs[j];
+    ASSERT_EQ(with_sums[b].d, blocks[b].d) << "block " << b;
+    ASSERT_EQ(with_sums[b].sum8, 8 * sum) << "block " << b;
+    ASSERT_EQ(std::memcmp(with_sums[b].qs, blocks[b].qs, 32), 0) << "block " << b;
   }
   for (TensorType t : {TensorType::F32, TensorType::F16, TensorType::BF16}) {
     const auto a = activation(t, x);
@@ -231,7 +248,7 @@ TEST(Activation, Q8KBlocksAreConsistent) {
   std::vector<uint8_t> a(activation_row_bytes(TensorType::Q4_K, n));
   ASSERT_EQ(a.size(), 4 * sizeof(BlockQ8K));
   EXPECT_EQ(activation_type(TensorType::Q6_K), TensorType::Q8_K);
-  EXPECT_EQ(activation_type(TensorType::Q4_0), TensorType::Q8_0);
+  EXPECT_EQ(activation_type(TensorType::Q8_0), TensorType::Q8_0);
   EXPECT_EQ(activation_type(TensorType::BF16), TensorType::F32);
   quantize_activation(TensorType::Q4_K, x.data(), a.data(), n);
   const auto* b = reinterpret_cast<const BlockQ8K*>(a.data());

@@ -41,10 +41,23 @@ std::optional<int32_t> first_id(const json& j, const char* key) {
   return std::nullopt;
 }
 
+// Rope settings live in "rope_scaling" (transformers 4.x) or, since
+// transformers 5, in "rope_parameters" (which also carries rope_theta).
+const json* rope_object(const json& j) {
+  for (const char* key : {"rope_scaling", "rope_parameters"}) {
+    if (j.contains(key) && !j[key].is_null()) return &j[key];
+  }
+  return nullptr;
+}
+
 Status read_rope_scaling(const json& j, const std::string& source, HfConfig& c) {
-  if (!j.contains("rope_scaling") || j["rope_scaling"].is_null()) return {};
-  const json& rs = j["rope_scaling"];
+  const json* found = rope_object(j);
+  if (found == nullptr) return {};
+  const json& rs = *found;
   if (!rs.is_object()) return bad(source, "\"rope_scaling\" is not an object");
+  if (!j.contains("rope_theta")) {
+    TK_ASSIGN(c.hp.rope_theta, get_float(rs, source, "rope_theta", 10000.0f));
+  }
   std::string type = rs.value("rope_type", rs.value("type", std::string()));
   if (type == "llama3") {
     c.hp.llama3_rope = true;
@@ -59,10 +72,16 @@ Status read_rope_scaling(const json& j, const std::string& source, HfConfig& c) 
     }
     return {};
   }
+  if (type == "linear") {
+    TK_ASSIGN(c.hp.linear_rope_factor, get_float(rs, source, "factor", 1.0f));
+    if (!(c.hp.linear_rope_factor > 0.0f))
+      return bad(source, "rope_scaling linear needs factor > 0");
+    return {};
+  }
   if (type == "default" || type.empty()) return {};
   return make_error(ErrorCode::Unsupported,
                     source + ": rope_scaling type \"" + type +
-                        "\" is not supported by the converter (supported: llama3)");
+                        "\" is not supported by the converter (supported: llama3, linear)");
 }
 
 }  // namespace

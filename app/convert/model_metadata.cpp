@@ -56,6 +56,10 @@ void write_model_metadata(gguf::Writer& w, const LlamaHParams& hp, uint32_t file
   w.set(a + ".attention.layer_norm_rms_epsilon", Value::f32(hp.rms_eps));
   w.set(a + ".rope.freq_base", Value::f32(hp.rope_theta));
   w.set(a + ".rope.dimension_count", Value::u32(static_cast<uint32_t>(hp.effective_head_dim())));
+  if (hp.linear_rope_factor > 0.0f) {
+    w.set(a + ".rope.scaling.type", Value::string("linear"));
+    w.set(a + ".rope.scaling.factor", Value::f32(hp.linear_rope_factor));
+  }
   if (hp.head_dim > 0 && hp.head_dim * hp.num_heads != hp.dim) {
     w.set(a + ".attention.key_length", Value::u32(static_cast<uint32_t>(hp.head_dim)));
     w.set(a + ".attention.value_length", Value::u32(static_cast<uint32_t>(hp.head_dim)));

@@ -34,6 +34,9 @@ struct LlamaHParams {
   float low_freq_factor = 1.0f;
   float high_freq_factor = 4.0f;
   int32_t original_context = 8192;
+  // Linear position interpolation ("rope_type": "linear"): written as
+  // rope.scaling.type "linear" + rope.scaling.factor. 0: none.
+  float linear_rope_factor = 0.0f;
 
   int32_t effective_head_dim() const { return head_dim > 0 ? head_dim : dim / num_heads; }
   int32_t kv_dim() const { return num_kv_heads * effective_head_dim(); }

@@ -73,6 +73,41 @@ TEST(HfConfig, Llama3RopeFactorsAgreeWithTheEngine) {
   for (size_t i = 0; i < ours.size(); ++i) EXPECT_NEAR(ours[i], engine[i], 1e-4 * engine[i]) << i;
 }
 
+// transformers 5 writes theta and scaling under "rope_parameters".
+TEST(HfConfig, ReadsTransformers5RopeParameters) {
+  auto c = HfConfig::parse(R"({
+    "architectures": ["LlamaForCausalLM"], "hidden_size": 64, "intermediate_size": 128,
+    "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+    "vocab_size": 100, "rope_parameters": {"rope_theta": 500000.0, "rope_type": "llama3",
+      "factor": 32.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+      "original_max_position_embeddings": 8192}})",
+                           "config.json");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_FLOAT_EQ(c->hp.rope_theta, 500000.0f);
+  EXPECT_TRUE(c->hp.llama3_rope);
+  EXPECT_FLOAT_EQ(c->hp.rope_factor, 32.0f);
+
+  auto q = HfConfig::parse(R"({
+    "architectures": ["Qwen2ForCausalLM"], "hidden_size": 64, "intermediate_size": 128,
+    "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+    "vocab_size": 100, "rope_parameters": {"rope_theta": 1000000.0, "rope_type": "default"}})",
+                           "config.json");
+  ASSERT_TRUE(q.ok()) << q.error().message;
+  EXPECT_FLOAT_EQ(q->hp.rope_theta, 1000000.0f);
+  EXPECT_FALSE(q->hp.llama3_rope);
+}
+
+TEST(HfConfig, LinearRopeScalingBecomesGgufKeys) {
+  auto c = HfConfig::parse(R"({
+    "architectures": ["LlamaForCausalLM"], "hidden_size": 64, "intermediate_size": 128,
+    "num_hidden_layers": 2, "num_attention_heads": 4, "vocab_size": 100,
+    "rope_scaling": {"rope_type": "linear", "factor": 4.0}})",
+                           "config.json");
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_FLOAT_EQ(c->hp.linear_rope_factor, 4.0f);
+  EXPECT_FALSE(c->hp.llama3_rope);
+}
+
 TEST(HfConfig, Qwen2HasBiasesAndNoPermutation) {
   auto c = HfConfig::parse(R"({"architectures": ["Qwen2ForCausalLM"], "hidden_size": 896,
       "intermediate_size": 4864, "num_hidden_layers": 24, "num_attention_heads": 14,

@@ -19,19 +19,6 @@ namespace {
 
 using nlohmann::json;
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kSanitized = true;
-#elif defined(__has_feature)
-constexpr bool kSanitized = __has_feature(address_sanitizer);
-#else
-constexpr bool kSanitized = false;
-#endif
-#ifdef NDEBUG
-constexpr double kMaxOpenMs = 200;  // optimised builds open it in ~15-30 ms
-#else
-constexpr double kMaxOpenMs = 1000;
-#endif
-
 const std::string kData = TOKAMAK_SHARED_DATA;
 const std::string kAidreams = kData + "/models/aidreams260K/aidreams260K-llamacpp-f32.gguf";
 const std::string kSpm = kData + "/tokenizers/gguf/vocab-llama2-spm.gguf";
@@ -104,8 +91,9 @@ TEST(GgufRealFiles, Llama2SpmVocab) {
   expect_tensors_in_bounds(*f);
 }
 
-TEST(GgufRealFiles, Llama3BpeVocabOpensInMilliseconds) {
-  // Warm the page cache, then time the median of 5 opens.
+TEST(GgufRealFiles, Llama3BpeVocab) {
+  // Opened 5 times; the median time is printed for information only (speed
+  // belongs in benchmarks, never in a test assertion).
   ASSERT_NE(open_or_die(kBpe), nullptr);
   std::vector<double> ms;
   std::unique_ptr<File> f;
@@ -117,9 +105,6 @@ TEST(GgufRealFiles, Llama3BpeVocabOpensInMilliseconds) {
   }
   std::sort(ms.begin(), ms.end());
   std::printf("open %s: median %.1f ms (min %.1f, max %.1f)\n", kBpe.c_str(), ms[2], ms[0], ms[4]);
-  if (!kSanitized) {
-    EXPECT_LT(ms[2], kMaxOpenMs) << "a 128K-token vocabulary should open in milliseconds";
-  }
   ASSERT_NE(f, nullptr);
   EXPECT_EQ(*f->get_string("tokenizer.ggml.model"), "gpt2");
   EXPECT_EQ(*f->get_string("tokenizer.ggml.pre"), "llama-bpe");

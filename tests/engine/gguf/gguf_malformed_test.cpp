@@ -3,7 +3,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <random>
 
 #include "gguf_test_util.h"
@@ -132,16 +131,15 @@ TEST(GgufMalformed, ArrayLengthPastEndFailsFast) {
   const size_t count_at = after_string(b, "tokenizer.ggml.tokens") + 4 + 4;
   ASSERT_EQ(peek<uint64_t>(b, count_at), 4u);
   poke<uint64_t>(b, count_at, k2To60);
-  const auto start = std::chrono::steady_clock::now();
+  // Reserving from the count would throw bad_alloc or exhaust memory; the
+  // reader must compare it with the bytes left before allocating anything.
   const std::string message = open_error(b);
-  const auto elapsed = std::chrono::steady_clock::now() - start;
   EXPECT_EQ(message,
             "model.gguf: array key tokenizer.ggml.tokens has length 1152921504606846976 "
             "(string items) at offset " +
                 std::to_string(count_at) + ", past the end of the file (only " +
                 std::to_string(b.size() - count_at - 8) +
                 " bytes remain, each item needs at least 8)");
-  EXPECT_LT(elapsed, std::chrono::milliseconds(100));
   // A string inside the array.
   b = small_file();
   const size_t item2_at = after_string(b, "</s>") - 4 - 8;

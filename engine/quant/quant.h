@@ -58,11 +58,13 @@ void quantize_activation(TensorType weight_type, const float* x, void* dst, int6
 // weight type. Vectorised (AVX2/FMA/F16C) where the build allows, scalar
 // otherwise; both give the same result to within float rounding (tests:
 // |vec_dot - exact| <= ~7e-6 * sum |w_i x_i|). Integer types sum exactly
-// inside a block. Single-core throughput, weight GB/s, 4096-value rows over a
-// 64 MB matrix (Xeon 4th gen, x86-64-v3 build; a plain AVX2 read of the same
-// memory: 32-35 GB/s): F32 34, F16 28-33, BF16 28-32, Q8_0 24-29, Q4_0 18,
-// Q4_K 22, Q6_K 24; L2-resident: F32 68, F16 53, BF16 46, Q8_0 36, Q4_0 19,
-// Q4_K 26, Q6_K 30.
+// inside a block. Single-core throughput in weight GB/s over 4096-value rows
+// (Xeon 4th gen, x86-64-v3 build) from L2 / L3 (64 MB) / DRAM (1 GB, through
+// vec_dot_rows, which prefetches 8 KB ahead; a plain AVX2 read: 15.5 GB/s):
+//   F32 55/25/-, F16 42/22/12-14, BF16 38/21/-, Q8_0 33/21/12-14,
+//   Q4_0 18/16/10, Q4_K 23/19/11-12, Q6_K 27/19/12-13.
+// With 16 threads vec_dot_rows reaches 80-160 GB/s from DRAM (noisy host),
+// about what the memory gives.
 float vec_dot(TensorType weight_type, int64_t n, const void* weight_row, const void* x_act);
 
 // Scalar reference of the same (tests compare the vectorised path to it).
@@ -81,7 +83,9 @@ void vec_dot_multi(TensorType weight_type, int64_t n, const void* weight_row, co
                    size_t x_act_stride_bytes, int64_t num_x, float* out);
 
 // num_rows weight rows (w_row_bytes apart, usually row_size_bytes(type, n))
-// against one activation row (decode: a matrix-vector product):
+// against one activation row (decode: a matrix-vector product). Prefetches
+// the weights 8 KB ahead of the row being dotted, past num_rows too (callers'
+// next rows usually follow); an extra prefetch by the caller is unnecessary.
 //   out[r] = dot(w_rows + r * w_row_bytes, x_act),  r < num_rows
 void vec_dot_rows(TensorType weight_type, int64_t n, const void* w_rows, size_t w_row_bytes,
                   int64_t num_rows, const void* x_act, float* out);

@@ -370,14 +370,28 @@ bool dot_multi_avx2(TensorType weight_type, int64_t n, const void* w, const void
   return true;
 }
 
+// Decode streams weights from DRAM; the hardware prefetcher alone leaves one
+// core well below its bandwidth. Measured on a 16-core Xeon over a 1 GB
+// matrix of 4096-rows, weight GB/s without -> with: one thread Q4_K 7-8 ->
+// 11-12, Q8_0 9 -> 12-14, F16 8-11 -> 12-14; 4 threads Q4_K 24-32 -> 45;
+// 16 threads (noisy host) 60-120 -> 90-160. In-cache rows pay ~10-20%.
+constexpr size_t kRowPrefetchBytes = 8192;
+
 bool dot_rows_avx2(TensorType weight_type, int64_t n, const void* w_rows, size_t w_row_bytes,
                    int64_t num_rows, const void* x, float* out) {
   const Kernel k = kernel_for<1>(weight_type);
   if (k == nullptr) return false;
   const float* xs[1] = {static_cast<const float*>(x)};
   const auto* wb = static_cast<const char*>(w_rows);
-  for (int64_t r = 0; r < num_rows; ++r)
-    k(n, wb + static_cast<size_t>(r) * w_row_bytes, xs, out + r);
+  for (int64_t r = 0; r < num_rows; ++r) {
+    const char* row = wb + static_cast<size_t>(r) * w_row_bytes;
+    // Request the weights kRowPrefetchBytes ahead (past this call's last row
+    // too: a caller's next rows usually follow; prefetches never fault).
+    const uintptr_t ahead = reinterpret_cast<uintptr_t>(row) + kRowPrefetchBytes;
+    for (size_t off = 0; off < w_row_bytes; off += 64)
+      _mm_prefetch(reinterpret_cast<const char*>(ahead + off), _MM_HINT_T0);
+    k(n, row, xs, out + r);
+  }
   return true;
 }
 

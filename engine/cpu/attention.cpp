@@ -3,7 +3,7 @@
 #include <atomic>
 #include <cmath>
 
-#include "core/thread_pool.h"
+#include "cpu/parallel.h"
 #include "cpu/simd_f32.h"
 
 namespace tokamak::cpu {
@@ -62,7 +62,7 @@ void attention(ThreadPool& pool, const AttentionShape& shape, const AttentionInp
     return;
   }
   std::atomic<int64_t> next{0};
-  pool.run([&](int thread, int) {
+  parallel_threads(pool, [&](int thread) {
     float* my_scores = scores + thread * max_positions;
     for (;;) {
       const int64_t item = next.fetch_add(1, std::memory_order_relaxed);

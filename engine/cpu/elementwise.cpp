@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "core/thread_pool.h"
+#include "cpu/parallel.h"
 
 namespace tokamak::cpu {
 
@@ -26,7 +26,7 @@ void swiglu(ThreadPool& pool, float* gate, const float* up, int64_t n) {
   if (n < 32768) {
     run(0, n);
   } else {
-    pool.parallel_for(n, 8192, run);
+    parallel_range(pool, n, 8192, run);
   }
 }
 

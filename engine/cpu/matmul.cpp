@@ -7,7 +7,7 @@
 #include <immintrin.h>
 #endif
 
-#include "core/thread_pool.h"
+#include "cpu/parallel.h"
 #include "quant/quant.h"
 
 namespace tokamak::cpu {
@@ -20,7 +20,7 @@ constexpr size_t kTileBytes = 16 * 1024;
 // pool costs more than the work (tiny models, small projections).
 constexpr int64_t kMinBytesPerThread = 64 * 1024;
 
-// parallel_for grain (in weight rows) so that each chunk has enough work.
+// parallel_range grain (in weight rows) so that each chunk has enough work.
 int64_t row_grain(size_t row_bytes, int64_t num_x) {
   const int64_t work_per_row = static_cast<int64_t>(row_bytes) * std::max<int64_t>(1, num_x);
   return std::max<int64_t>(16, kMinBytesPerThread / std::max<int64_t>(1, work_per_row));
@@ -79,7 +79,7 @@ void ActivationBuffer::convert(ThreadPool& pool, TensorType weight_type, const f
   if (num_rows <= grain) {
     convert_rows(0, num_rows);
   } else {
-    pool.parallel_for(num_rows, grain, convert_rows);
+    parallel_range(pool, num_rows, grain, convert_rows);
   }
 }
 
@@ -96,8 +96,8 @@ void matmul(ThreadPool& pool, const WeightView& w, const ActivationBuffer& x, fl
   const size_t w_row_bytes = w.row_bytes();
   if (num_x == 1) {
     // Decode: a matrix-vector product, weight rows streamed once.
-    pool.parallel_for(rows, row_grain(w_row_bytes, 1),
-                      [&](int64_t begin, int64_t end) { matvec_rows(w, x.row(0), begin, end, y); });
+    parallel_range(pool, rows, row_grain(w_row_bytes, 1),
+                   [&](int64_t begin, int64_t end) { matvec_rows(w, x.row(0), begin, end, y); });
     return;
   }
   // Prefill: each weight row is dotted against up to kMaxBatch activation
@@ -106,7 +106,7 @@ void matmul(ThreadPool& pool, const WeightView& w, const ActivationBuffer& x, fl
   constexpr int64_t kMaxBatch = 64;
   const int64_t tile = std::max<int64_t>(1, static_cast<int64_t>(kTileBytes / w_row_bytes));
   const size_t x_stride = x.row_bytes();
-  pool.parallel_for(rows, row_grain(w_row_bytes, num_x), [&](int64_t begin, int64_t end) {
+  parallel_range(pool, rows, row_grain(w_row_bytes, num_x), [&](int64_t begin, int64_t end) {
     float out[kMaxBatch];
     for (int64_t t0 = 0; t0 < num_x; t0 += kMaxBatch) {
       const int64_t nt = std::min(kMaxBatch, num_x - t0);

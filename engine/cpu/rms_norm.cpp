@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "core/thread_pool.h"
+#include "cpu/parallel.h"
 
 namespace tokamak::cpu {
 namespace {
@@ -25,7 +25,7 @@ void rms_norm(ThreadPool& pool, const float* x, const float* weight, float* y, i
     for (int64_t r = 0; r < num_rows; ++r) rms_norm_row(x + r * dim, weight, y + r * dim, dim, eps);
     return;
   }
-  pool.parallel_for(num_rows, grain, [&](int64_t begin, int64_t end) {
+  parallel_range(pool, num_rows, grain, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) rms_norm_row(x + r * dim, weight, y + r * dim, dim, eps);
   });
 }

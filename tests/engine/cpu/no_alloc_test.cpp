@@ -1,0 +1,76 @@
+// A forward step allocates nothing: every buffer is sized when the backend is
+// made. Global operator new is replaced in this test binary to count heap
+// allocations (on any thread) while steps run.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+#include <numeric>
+#include <vector>
+
+#include "cpu/cpu_backend.h"
+#include "engine/model/tiny_gguf.h"
+
+namespace {
+std::atomic<bool> g_counting{false};
+std::atomic<int64_t> g_allocations{0};
+}  // namespace
+
+void* operator new(std::size_t size) {
+  if (g_counting.load(std::memory_order_relaxed)) g_allocations.fetch_add(1);
+  if (void* p = std::malloc(size ? size : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+namespace tokamak {
+namespace {
+
+TEST(CpuBackend, ForwardStepsDoNotAllocate) {
+  testing::TinyConfig c;
+  c.weight_type = TensorType::Q4_K;
+  c.dim = 512;  // large enough that matmuls and attention use both threads
+  c.hidden_dim = 1024;
+  auto model = testing::make_tiny_model(c);
+  ASSERT_TRUE(model.ok()) << model.error().message;
+  CpuBackendOptions options;
+  options.num_threads = 2;
+  options.kv = {16, 16};
+  auto made = make_cpu_backend(*model, options);
+  ASSERT_TRUE(made.ok()) << made.error().message;
+  Backend& backend = **made;
+
+  std::vector<int32_t> tokens(200), positions(200), token_seq(200, 0), rows(200);
+  for (int32_t i = 0; i < 200; ++i) tokens[i] = (i * 13 + 1) % 64;
+  std::iota(positions.begin(), positions.end(), 0);
+  std::iota(rows.begin(), rows.end(), 0);
+  std::vector<int32_t> table(16);
+  std::iota(table.rbegin(), table.rend(), 0);  // blocks 15, 14, ... 0
+  const StepSequence seq{table};
+  std::vector<float> logits(200 * 64);
+
+  // One warm-up step: first calls may set up process-wide tables.
+  {
+    const int32_t token = 1, zero = 0;
+    StepPlan warm{{&token, 1}, {&zero, 1}, {&zero, 1}, {&seq, 1}, {&zero, 1}};
+    ASSERT_TRUE(backend.forward(warm, std::span<float>(logits.data(), 64)).ok());
+  }
+  g_allocations = 0;
+  g_counting = true;
+  // A prefill of 200 tokens with logits for every row, then decode steps.
+  StepPlan prefill{tokens, positions, token_seq, {&seq, 1}, rows};
+  Status s = backend.forward(prefill, logits);
+  for (int32_t pos = 200; pos < 210 && s.ok(); ++pos) {
+    const int32_t token = pos % 64, zero = 0;
+    StepPlan decode{{&token, 1}, {&pos, 1}, {&zero, 1}, {&seq, 1}, {&zero, 1}};
+    s = backend.forward(decode, std::span<float>(logits.data(), 64));
+  }
+  g_counting = false;
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_EQ(g_allocations.load(), 0);
+}
+
+}  // namespace
+}  // namespace tokamak

@@ -50,8 +50,17 @@ struct Vocab {
   int32_t size() const { return static_cast<int32_t>(tokens.size()); }
 
   // Reads tokenizer.ggml.* from a GGUF file, validating sizes and ids.
+  // model "llama" -> Spm, "gpt2" -> Bpe, anything else -> Unsupported.
+  // Missing keys: add_bos = add_space_prefix = (kind == Spm), add_eos false,
+  // types all Normal, ids -1 (0xFFFFFFFF also means none). eog_ids = eos,
+  // eot_token_id, eom_token_id and the Control tokens whose text is one of
+  // <|eot_id|> <|eom_id|> <|im_end|> <|end|> <end_of_turn> <|endoftext|>
+  // <|end_of_text|> </s> (sorted, unique).
   static Result<Vocab> from_gguf(const gguf::File& file);
-  // Writes the same keys (used by converters and synth).
+  // Writes the same keys (used by converters and synth): model, pre (BPE),
+  // tokens, scores (if any), token_type, merges (if any), the ids that are
+  // >= 0 (as u32), add_bos/add_eos/add_space_prefix, and eot/eom_token_id for
+  // up to two eog_ids that from_gguf would not find by itself.
   void to_gguf(gguf::Writer& writer) const;
 };
 

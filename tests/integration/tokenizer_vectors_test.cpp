@@ -7,6 +7,7 @@
 // Every text must give the expected ids exactly (without BOS).
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -159,6 +160,38 @@ INSTANTIATE_TEST_SUITE_P(All, TokenizerVectors, ::testing::ValuesIn(all_params()
                          [](const ::testing::TestParamInfo<VectorParam>& info) {
                            return info.param.source + "_" + std::to_string(info.param.index);
                          });
+
+// What Vocab::to_gguf wrote, read by llama.cpp's gguf-py: every tokenizer.*
+// key of llama.cpp's own file is there with the same GGUF type and value.
+// (vocab.bpe has one merge more than llama.cpp's Llama 3 file: its first
+// line "Ġ Ġ", which that file lacks.)
+TEST(TokenizerVectorFiles, WrittenVocabularyMatchesLlamaCppFilesInGgufPy) {
+  if (std::system("python3 -c 'import gguf' > /dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "python3 with llama.cpp's gguf package is not available";
+  }
+  struct Pair {
+    const char* source;
+    const char* ours;
+    const char* theirs;
+    bool skip_first_merge;
+  };
+  for (const Pair& p :
+       {Pair{"spm_import_model", "vectors-llama2-from-model", "vocab-llama2-spm", false},
+        Pair{"spm_import_bin", "vectors-llama2-from-bin", "vocab-llama2-spm", false},
+        Pair{"bpe_import", "vectors-llama3-from-bpe", "vocab-llama3-bpe", true}}) {
+#ifndef TOKAMAK_HAVE_SENTENCEPIECE
+    if (std::string(p.source) == "spm_import_model") continue;
+#endif
+    std::string error;
+    ASSERT_NE(tokenizer_for(p.source, &error), nullptr) << error;  // writes the GGUF
+    const std::string command = "python3 " + std::string(TOKAMAK_SOURCE_DIR) +
+                                "/tests/reference/tokenizer_oracle.py --compare-gguf " +
+                                std::string(TOKAMAK_TEST_TMP) + "/" + p.ours + ".gguf " + kTokDir +
+                                "/gguf/" + p.theirs + ".gguf" +
+                                (p.skip_first_merge ? " --skip-first-merge" : "");
+    EXPECT_EQ(std::system(command.c_str()), 0) << command;
+  }
+}
 
 TEST(TokenizerVectorFiles, HaveTheExpectedNumberOfCases) {
   EXPECT_EQ(cases_for(true).size(), kNumCases);

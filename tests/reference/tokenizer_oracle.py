@@ -12,6 +12,12 @@ usage: tokenizer_oracle.py ENCODER_JSON VOCAB_BPE TEXTS_JSON OUT_JSON [--pre lla
   --save also writes the tokenizer as a Hugging Face tokenizer.json (for
   llama-bpe with Llama 3's 256 special tokens added as special tokens).
 Exit code 3 when the `tokenizers` package is missing (the caller skips).
+
+usage: tokenizer_oracle.py --compare-gguf OURS.gguf THEIRS.gguf [--skip-first-merge]
+  Reads both files with llama.cpp's gguf-py and checks that every
+  tokenizer.* key of THEIRS is in OURS with the same GGUF type and value
+  (--skip-first-merge: OURS has one extra merge in front). Exit 0 when they
+  agree, 1 with the differences printed, 3 when gguf-py is missing.
 """
 import json
 import sys
@@ -62,7 +68,59 @@ def build(encoder_path, merges_path, pre):
     return tok
 
 
+def gguf_fields(path):
+    import gguf
+
+    reader = gguf.GGUFReader(path)
+    out = {}
+    for name, field in reader.fields.items():
+        if not name.startswith("tokenizer."):
+            continue
+        types = [t.name for t in field.types]
+        if field.types[0] == gguf.GGUFValueType.ARRAY:
+            if field.types[-1] == gguf.GGUFValueType.STRING:
+                value = [bytes(field.parts[i]).decode("utf-8", "surrogateescape") for i in field.data]
+            else:
+                value = [field.parts[i].tolist()[0] for i in field.data]
+        elif field.types[0] == gguf.GGUFValueType.STRING:
+            value = bytes(field.parts[field.data[0]]).decode("utf-8")
+        else:
+            value = field.parts[field.data[0]].tolist()[0]
+        out[name] = (types, value)
+    return out
+
+
+def compare_gguf(ours_path, theirs_path, skip_first_merge):
+    try:
+        import gguf  # noqa: F401
+    except ImportError:
+        print("python package 'gguf' is missing", file=sys.stderr)
+        return 3
+    ours, theirs = gguf_fields(ours_path), gguf_fields(theirs_path)
+    problems = []
+    for name, (types, value) in theirs.items():
+        if name not in ours:
+            problems.append(f"{name}: missing")
+            continue
+        our_types, our_value = ours[name]
+        if name == "tokenizer.ggml.merges" and skip_first_merge:
+            our_value = our_value[1:]
+        if our_types != types:
+            problems.append(f"{name}: type {our_types} != {types}")
+        elif our_value != value:
+            n = len(value) if isinstance(value, list) else 1
+            problems.append(f"{name}: values differ ({n} items)")
+    for p in problems:
+        print(p)
+    print(f"compared {len(theirs)} tokenizer keys, {len(problems)} differ; "
+          f"ours has extra keys {sorted(set(ours) - set(theirs))}")
+    return 1 if problems else 0
+
+
 def main(argv):
+    if "--compare-gguf" in argv:
+        i = argv.index("--compare-gguf")
+        return compare_gguf(argv[i + 1], argv[i + 2], "--skip-first-merge" in argv)
     args = [a for a in argv[1:] if not a.startswith("--")]
     pre = "llama-bpe"
     save = None

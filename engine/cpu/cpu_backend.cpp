@@ -92,14 +92,29 @@ class CpuBackend final : public Backend {
     cpu::matmul(pool_, w, ws_.act, y);
   }
 
+  // Products of one input x (n, len) with two or three weights (c may be
+  // absent): one conversion and one parallel region when their activation
+  // formats agree (the usual case), else one after the other.
+  void project3(const WeightView& a, float* ya, const WeightView& b, float* yb, const WeightView& c,
+                float* yc, const float* x, int64_t n) {
+    ws_.act.convert(pool_, a.type, x, n, a.row_length);
+    const bool same = ws_.act.holds_for(b.type) && (!c.present() || ws_.act.holds_for(c.type));
+    if (same) {
+      const cpu::MatmulJob jobs[3] = {{&a, ya}, {&b, yb}, {&c, yc}};
+      cpu::matmul_group(pool_, std::span<const cpu::MatmulJob>(jobs, c.present() ? 3 : 2), ws_.act);
+      return;
+    }
+    cpu::matmul(pool_, a, ws_.act, ya);
+    project(b, x, n, false, yb);
+    if (c.present()) project(c, x, n, false, yc);
+  }
+
   // x += wo · attention(rope(wq xn), rope(wk xn), wv xn), xn = rms_norm(x)
   void attention_block(const StepPlan& plan, int32_t l, int64_t n) {
     const LayerWeights& w = weights_.layers[l];
     const int32_t dim = spec_.dim, kv_dim = spec_.kv_dim();
     cpu::rms_norm(pool_, ws_.x.data(), f32(w.attn_norm), ws_.xb.data(), n, dim, spec_.rms_eps);
-    project(w.wq, ws_.xb.data(), n, true, ws_.q.data());
-    project(w.wk, ws_.xb.data(), n, false, ws_.k.data());
-    project(w.wv, ws_.xb.data(), n, false, ws_.v.data());
+    project3(w.wq, ws_.q.data(), w.wk, ws_.k.data(), w.wv, ws_.v.data(), ws_.xb.data(), n);
     if (spec_.attn_bias) {
       cpu::add_bias(ws_.q.data(), f32(w.bq), n, spec_.q_dim());
       cpu::add_bias(ws_.k.data(), f32(w.bk), n, kv_dim);
@@ -131,8 +146,8 @@ class CpuBackend final : public Backend {
   void ffn_block(int32_t l, int64_t n) {
     const LayerWeights& w = weights_.layers[l];
     cpu::rms_norm(pool_, ws_.x.data(), f32(w.ffn_norm), ws_.xb.data(), n, spec_.dim, spec_.rms_eps);
-    project(w.w_gate, ws_.xb.data(), n, true, ws_.gate.data());
-    project(w.w_up, ws_.xb.data(), n, false, ws_.up.data());
+    project3(w.w_gate, ws_.gate.data(), w.w_up, ws_.up.data(), WeightView{}, nullptr, ws_.xb.data(),
+             n);
     cpu::swiglu(pool_, ws_.gate.data(), ws_.up.data(), n * spec_.hidden_dim);
     project(w.w_down, ws_.gate.data(), n, true, ws_.xb.data());
     cpu::add_rows(ws_.x.data(), ws_.xb.data(), n, spec_.dim);

@@ -55,6 +55,28 @@ void matvec_rows(const WeightView& w, const uint8_t* x, int64_t begin, int64_t e
   }
 }
 
+// Prefill: y[t, r] for r in [begin, end) and every activation row t. Each
+// weight row is dotted against up to kMaxBatch activation rows at once (its
+// blocks loaded once for several tokens), over tiles of weight rows that stay
+// in L1 while the activation rows stream from L2.
+void matmul_rows(const WeightView& w, const ActivationBuffer& x, int64_t begin, int64_t end,
+                 float* y) {
+  constexpr int64_t kMaxBatch = 64;
+  const int64_t num_x = x.num_rows();
+  const int64_t tile = std::max<int64_t>(1, static_cast<int64_t>(kTileBytes / w.row_bytes()));
+  float out[kMaxBatch];
+  for (int64_t t0 = 0; t0 < num_x; t0 += kMaxBatch) {
+    const int64_t nt = std::min(kMaxBatch, num_x - t0);
+    for (int64_t r0 = begin; r0 < end; r0 += tile) {
+      const int64_t r1 = std::min(end, r0 + tile);
+      for (int64_t r = r0; r < r1; ++r) {
+        quant::vec_dot_multi(w.type, w.row_length, w.row(r), x.row(t0), x.row_bytes(), nt, out);
+        for (int64_t i = 0; i < nt; ++i) y[(t0 + i) * w.rows + r] = out[i];
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void ActivationBuffer::reserve(int64_t max_rows, int64_t max_row_length) {
@@ -88,37 +110,36 @@ bool ActivationBuffer::holds_for(TensorType weight_type) const {
 }
 
 void matmul(ThreadPool& pool, const WeightView& w, const ActivationBuffer& x, float* y) {
-  assert(x.holds_for(w.type) && x.row_length() == w.row_length);
-  const int64_t num_x = x.num_rows();
-  const int64_t rows = w.rows;
-  const int64_t len = w.row_length;
-  const TensorType type = w.type;
-  const size_t w_row_bytes = w.row_bytes();
-  if (num_x == 1) {
-    // Decode: a matrix-vector product, weight rows streamed once.
-    parallel_range(pool, rows, row_grain(w_row_bytes, 1),
-                   [&](int64_t begin, int64_t end) { matvec_rows(w, x.row(0), begin, end, y); });
-    return;
+  const MatmulJob job{&w, y};
+  matmul_group(pool, std::span<const MatmulJob>(&job, 1), x);
+}
+
+void matmul_group(ThreadPool& pool, std::span<const MatmulJob> jobs, const ActivationBuffer& x) {
+  // The jobs' rows form one range [0, total_rows) split across threads.
+  int64_t total_rows = 0;
+  size_t max_row_bytes = 0;
+  for (const MatmulJob& job : jobs) {
+    assert(x.holds_for(job.w->type) && x.row_length() == job.w->row_length);
+    total_rows += job.w->rows;
+    max_row_bytes = std::max(max_row_bytes, job.w->row_bytes());
   }
-  // Prefill: each weight row is dotted against up to kMaxBatch activation
-  // rows at once (its blocks loaded once for several tokens), and a tile of
-  // weight rows stays in L1 while the activation rows stream from L2.
-  constexpr int64_t kMaxBatch = 64;
-  const int64_t tile = std::max<int64_t>(1, static_cast<int64_t>(kTileBytes / w_row_bytes));
-  const size_t x_stride = x.row_bytes();
-  parallel_range(pool, rows, row_grain(w_row_bytes, num_x), [&](int64_t begin, int64_t end) {
-    float out[kMaxBatch];
-    for (int64_t t0 = 0; t0 < num_x; t0 += kMaxBatch) {
-      const int64_t nt = std::min(kMaxBatch, num_x - t0);
-      for (int64_t r0 = begin; r0 < end; r0 += tile) {
-        const int64_t r1 = std::min(end, r0 + tile);
-        for (int64_t r = r0; r < r1; ++r) {
-          quant::vec_dot_multi(type, len, w.row(r), x.row(t0), x_stride, nt, out);
-          for (int64_t i = 0; i < nt; ++i) y[(t0 + i) * rows + r] = out[i];
-        }
-      }
-    }
-  });
+  const int64_t num_x = x.num_rows();
+  parallel_range(pool, total_rows, row_grain(max_row_bytes, num_x),
+                 [&](int64_t begin, int64_t end) {
+                   int64_t offset = 0;
+                   for (const MatmulJob& job : jobs) {
+                     const int64_t lo = std::max(begin, offset) - offset;
+                     const int64_t hi = std::min(end, offset + job.w->rows) - offset;
+                     if (lo < hi) {
+                       if (num_x == 1) {
+                         matvec_rows(*job.w, x.row(0), lo, hi, job.y);
+                       } else {
+                         matmul_rows(*job.w, x, lo, hi, job.y);
+                       }
+                     }
+                     offset += job.w->rows;
+                   }
+                 });
 }
 
 }  // namespace tokamak::cpu

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "core/tensor_type.h"
@@ -55,5 +56,15 @@ class ActivationBuffer {
 // y (x.num_rows(), w.rows) = x W^T. Precondition: x holds_for(w.type) and
 // x.row_length() == w.row_length.
 void matmul(ThreadPool& pool, const WeightView& w, const ActivationBuffer& x, float* y);
+
+struct MatmulJob {
+  const WeightView* w = nullptr;
+  float* y = nullptr;  // (x.num_rows(), w->rows)
+};
+
+// Several products of the same activations (q, k, v; gate, up) in one
+// parallel region: one wake-up of the pool instead of one per weight, and the
+// rows of all weights shared out together. Same preconditions per job.
+void matmul_group(ThreadPool& pool, std::span<const MatmulJob> jobs, const ActivationBuffer& x);
 
 }  // namespace tokamak::cpu

@@ -190,6 +190,32 @@ INSTANTIATE_TEST_SUITE_P(
                       TypeCase{TensorType::Q6_K, 0.03}),
     [](const auto& info) { return std::string(tensor_type_name(info.param.type)); });
 
+// A mix of types inside one layer (as Q4_K_M files have): q/k/v and
+// gate/up with different activation formats take the one-by-one path, the
+// rest the grouped one; all must match the reference.
+TEST(CpuBackend, MixedTypesWithinALayerMatchReference) {
+  TinyConfig c;
+  c.weight_type = TensorType::Q4_K;
+  c.embd_type = TensorType::Q6_K;
+  c.tweak = [](std::string& name, std::vector<int64_t>&, TensorType& type) {
+    if (name.find("attn_k.weight") != std::string::npos) type = TensorType::F16;
+    if (name.find("attn_v.weight") != std::string::npos) type = TensorType::Q8_0;
+    if (name.find("ffn_up.weight") != std::string::npos) type = TensorType::Q6_K;
+    if (name == "blk.1.ffn_gate.weight") type = TensorType::BF16;
+  };
+  auto model = tiny(c);
+  ASSERT_TRUE(model);
+  EXPECT_EQ(model->weights().layers[0].wk.type, TensorType::F16);
+  auto prefill = backend_for(model, 512);
+  auto decode = backend_for(model, 1, 4);
+  auto lp = sequence_logits(*prefill, kTokens);
+  auto ld = sequence_logits(*decode, kTokens);
+  ASSERT_TRUE(lp.ok() && ld.ok());
+  std::vector<double> ldd(ld->begin(), ld->end());
+  EXPECT_LT(rel_max_diff(*lp, ldd), 1e-4);
+  EXPECT_LT(rel_max_diff(*lp, reference_logits(*model, kTokens)), 0.03);
+}
+
 TEST(CpuBackend, Qwen2NeoxRopeAndBiasesMatchReference) {
   TinyConfig c;
   c.arch = "qwen2";

@@ -284,6 +284,36 @@ TEST_P(MatmulTest, MatchesDequantizedDoubleDot) {
   }
 }
 
+// matmul_group over three weights gives exactly the three separate products.
+TEST(Matmul, GroupEqualsSeparateProducts) {
+  ThreadPool pool(2);
+  const int64_t len = 256;
+  const int64_t rows[3] = {300, 40, 77};
+  std::vector<std::vector<uint8_t>> data;
+  std::vector<WeightView> ws;
+  for (int i = 0; i < 3; ++i) {
+    data.push_back(
+        testing::encode_tensor(random_vector(rows[i] * len, 20 + i), len, TensorType::Q4_K));
+  }
+  for (int i = 0; i < 3; ++i) ws.push_back({data[i].data(), TensorType::Q4_K, rows[i], len, "w"});
+  for (int64_t num_x : {int64_t{1}, int64_t{70}}) {
+    auto x = random_vector(num_x * len, 30);
+    ActivationBuffer act;
+    act.reserve(num_x, len);
+    act.convert(pool, TensorType::Q4_K, x.data(), num_x, len);
+    std::vector<std::vector<float>> grouped(3), separate(3);
+    for (int i = 0; i < 3; ++i) {
+      grouped[i].resize(num_x * rows[i]);
+      separate[i].resize(num_x * rows[i]);
+      matmul(pool, ws[i], act, separate[i].data());
+    }
+    const MatmulJob jobs[3] = {
+        {&ws[0], grouped[0].data()}, {&ws[1], grouped[1].data()}, {&ws[2], grouped[2].data()}};
+    matmul_group(pool, jobs, act);
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(grouped[i], separate[i]) << "weight " << i;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(AllWeightTypes, MatmulTest,
                          ::testing::Values(TensorType::F32, TensorType::F16, TensorType::BF16,
                                            TensorType::Q8_0, TensorType::Q4_0, TensorType::Q4_K,

@@ -115,7 +115,10 @@ TEST_P(VecDot, ActivationFormatKeepsTheDot) {
 
 TEST_P(VecDot, BatchedVariantsAreBitIdentical) {
   const TensorType t = GetParam();
-  const int64_t n = traits(t).block_size == 1 ? 4096 + 13 : 2048;
+  // Odd row sizes put most rows at unaligned addresses.
+  const int64_t n = traits(t).block_size == 1    ? 4096 + 13
+                    : traits(t).block_size == 32 ? 2080
+                                                 : 2048;
   const int num_x = 9, num_rows = 5;
   const size_t a_bytes = activation_row_bytes(t, n), w_bytes = row_size_bytes(t, n);
   std::vector<uint8_t> acts(a_bytes * num_x), rows(w_bytes * num_rows);
@@ -143,6 +146,27 @@ TEST_P(VecDot, BatchedVariantsAreBitIdentical) {
     for (int r = 0; r < num_rows; ++r)
       ASSERT_EQ(out[r], vec_dot(t, n, rows.data() + r * w_bytes, acts.data() + i * a_bytes))
           << type_name(t);
+  }
+}
+
+// Rows need no alignment: odd byte offsets give the same bits.
+TEST_P(VecDot, UnalignedRowsGiveTheSameResult) {
+  const TensorType t = GetParam();
+  const int64_t n = traits(t).block_size == 32 ? 256 * 3 + 32 : 1024;
+  const auto w = quantized(t, gaussian_row(n, 61));
+  const auto a = activation(t, gaussian_row(n, 62));
+  const float aligned = vec_dot(t, n, w.data(), a.data());
+  for (size_t w_off : {1, 3, 17}) {
+    for (size_t a_off : {1, 5, 30}) {
+      std::vector<uint8_t> wb(w.size() + 64), ab(a.size() + 64);
+      std::memcpy(wb.data() + w_off, w.data(), w.size());
+      std::memcpy(ab.data() + a_off, a.data(), a.size());
+      ASSERT_EQ(vec_dot(t, n, wb.data() + w_off, ab.data() + a_off), aligned)
+          << type_name(t) << " offsets " << w_off << ", " << a_off;
+      float rows_out;
+      vec_dot_rows(t, n, wb.data() + w_off, w.size(), 1, ab.data() + a_off, &rows_out);
+      ASSERT_EQ(rows_out, aligned) << type_name(t);
+    }
   }
 }
 

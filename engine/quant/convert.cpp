@@ -181,6 +181,18 @@ Status quantize_row(TensorType type, const float* src, void* dst, int64_t n) {
                           std::string(tensor_type_name(type)) +
                           ": not a multiple of its block size " + std::to_string(block));
   }
+  if (traits(type).block_size > 1) {
+    // Block scales cannot encode NaN or infinity (and converting them to
+    // integers is undefined): refuse such rows with the position.
+    for (int64_t i = 0; i < n; ++i) {
+      if (!std::isfinite(src[i])) {
+        return make_error(ErrorCode::InvalidArgument,
+                          "cannot quantize to " + std::string(tensor_type_name(type)) + ": value " +
+                              std::to_string(i) + " of the row is " +
+                              (std::isnan(src[i]) ? "NaN" : "infinite"));
+      }
+    }
+  }
   switch (type) {
     case TensorType::F32:
       std::copy_n(src, n, static_cast<float*>(dst));

@@ -37,8 +37,9 @@ void dequantize_row(TensorType type, const void* src, float* dst, int64_t n);
 // Relative RMSE on Gaussian data: Q8_0 0.0054, Q6_K 0.0175, Q4_K 0.072,
 // Q4_0 0.086. Speed (one core): Q8_0 ~2 G values/s, Q4_K ~28 M values/s,
 // Q6_K ~45 M values/s; callers parallelise over rows.
-// InvalidArgument when n is not a multiple of the block size, Unsupported for
-// types other than the seven above.
+// InvalidArgument when n is not a multiple of the block size or when a value
+// is NaN or infinite (block types only; F16/BF16/F32 keep them), Unsupported
+// for types other than the seven above.
 Status quantize_row(TensorType type, const float* src, void* dst, int64_t n);
 
 // The activation type for weights of `type`, and its bytes for n values:

@@ -146,6 +146,17 @@ TEST(QuantizeRow, RejectsUnsupportedTypesAndBadLengths) {
   ASSERT_FALSE(bad_len.ok());
   EXPECT_EQ(bad_len.error().code, ErrorCode::InvalidArgument);
   EXPECT_NE(bad_len.error().message.find("256"), std::string::npos);
+  x[77] = std::numeric_limits<float>::quiet_NaN();
+  for (TensorType t : {TensorType::Q8_0, TensorType::Q4_0, TensorType::Q4_K, TensorType::Q6_K}) {
+    const Status bad_value = quantize_row(t, x.data(), q.data(), 256);
+    ASSERT_FALSE(bad_value.ok()) << type_name(t);
+    EXPECT_EQ(bad_value.error().code, ErrorCode::InvalidArgument);
+    EXPECT_NE(bad_value.error().message.find("value 77"), std::string::npos)
+        << bad_value.error().message;
+  }
+  x[77] = -std::numeric_limits<float>::infinity();
+  EXPECT_FALSE(quantize_row(TensorType::Q8_0, x.data(), q.data(), 256).ok());
+  EXPECT_TRUE(quantize_row(TensorType::F16, x.data(), q.data(), 256).ok());
   EXPECT_FALSE(can_quantize(TensorType::Q2_K));
   EXPECT_TRUE(can_dequantize(TensorType::Q6_K));
 }

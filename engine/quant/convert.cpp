@@ -40,6 +40,24 @@ inline float hmax8(__m256 v) {
 }  // namespace
 #endif
 
+// True when no value is NaN or infinite (exponent bits all ones).
+bool all_finite(const float* x, int64_t n) {
+  int64_t i = 0;
+#if defined(__AVX2__)
+  const __m256i exp_mask = _mm256_set1_epi32(0x7f800000);
+  __m256i bad = _mm256_setzero_si256();
+  for (; i + 8 <= n; i += 8) {
+    const __m256i e =
+        _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i)), exp_mask);
+    bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(e, exp_mask));
+  }
+  if (!_mm256_testz_si256(bad, bad)) return false;
+#endif
+  for (; i < n; ++i)
+    if ((f32_to_bits(x[i]) & 0x7f800000u) == 0x7f800000u) return false;
+  return true;
+}
+
 // llama.cpp's quantize_row_q8_0_ref: d = amax / 127, q = roundf(x / d).
 void quantize_row_q8_0(const float* x, BlockQ8_0* y, int64_t n) {
   for (int64_t b = 0; b < n / kQK8_0; ++b, x += kQK8_0) {
@@ -184,7 +202,8 @@ Status quantize_row(TensorType type, const float* src, void* dst, int64_t n) {
   if (traits(type).block_size > 1) {
     // Block scales cannot encode NaN or infinity (and converting them to
     // integers is undefined): refuse such rows with the position.
-    for (int64_t i = 0; i < n; ++i) {
+    const bool finite = detail::all_finite(src, n);
+    for (int64_t i = 0; !finite && i < n; ++i) {
       if (!std::isfinite(src[i])) {
         return make_error(ErrorCode::InvalidArgument,
                           "cannot quantize to " + std::string(tensor_type_name(type)) + ": value " +

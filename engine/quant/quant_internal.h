@@ -29,6 +29,9 @@ inline int round_half_away(float v) { return static_cast<int>(std::round(v)); }
 // Nearest integer, halves to even (the FPU's default rounding).
 inline int nearest_int(float v) { return static_cast<int>(std::nearbyint(v)); }
 
+// True when no value of x[0..n) is NaN or infinite.
+bool all_finite(const float* x, int64_t n);
+
 // Bit-exact with llama.cpp's quantize_row_q8_0_ref / quantize_row_q4_0_ref.
 void quantize_row_q8_0(const float* x, BlockQ8_0* y, int64_t n);
 void quantize_row_q4_0(const float* x, BlockQ4_0* y, int64_t n);

@@ -6,6 +6,7 @@
 //   - the GGUF files llama.cpp's gguf-py wrote.
 // Every text must give the expected ids exactly (without BOS).
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -72,35 +73,46 @@ const std::vector<Case>& cases_for(bool spm) {
   return spm ? spm_cases : bpe_cases;
 }
 
-// Imported vocab -> GGUF in TOKAMAK_TEST_TMP -> gguf::File -> Vocab.
-Result<Vocab> round_trip_through_gguf(const Vocab& vocab, const std::string& name) {
-  gguf::Writer writer;
-  writer.set("general.architecture", gguf::Value::string("llama"));
-  vocab.to_gguf(writer);
-  const std::string path = std::string(TOKAMAK_TEST_TMP) + "/" + name + ".gguf";
-  TK_TRY(writer.write(path));
-  TK_ASSIGN(auto file, gguf::File::open(path));
-  return Vocab::from_gguf(*file);
+// The GGUF file of an imported source, one per process (ctest runs the
+// cases of this executable in parallel); the caller removes it.
+std::string gguf_path(const std::string& source) {
+  return std::string(TOKAMAK_TEST_TMP) + "/vectors-" + source + "-" + std::to_string(::getpid()) +
+         ".gguf";
 }
 
-Result<Vocab> load_vocab(const std::string& source) {
+// Imports a source's files and writes the vocabulary as GGUF.
+Result<std::string> write_imported_gguf(const std::string& source) {
+  Result<Vocab> vocab = make_error(ErrorCode::InvalidArgument, "unknown source " + source);
   if (source == "spm_import_model") {
-    TK_ASSIGN(Vocab v, import_sentencepiece_vocab(kTokDir + "/llama2-spm/tokenizer.model"));
-    return round_trip_through_gguf(v, "vectors-llama2-from-model");
+    vocab = import_sentencepiece_vocab(kTokDir + "/llama2-spm/tokenizer.model");
+  } else if (source == "spm_import_bin") {
+    vocab = import_llama2c_vocab(kTokDir + "/llama2-spm/tokenizer.bin");
+  } else if (source == "bpe_import") {
+    vocab = import_gpt2_bpe_vocab(kTokDir + "/llama3-bpe/encoder.json",
+                                  kTokDir + "/llama3-bpe/vocab.bpe", "llama-bpe");
   }
-  if (source == "spm_import_bin") {
-    TK_ASSIGN(Vocab v, import_llama2c_vocab(kTokDir + "/llama2-spm/tokenizer.bin"));
-    return round_trip_through_gguf(v, "vectors-llama2-from-bin");
+  if (!vocab.ok()) return vocab.take_error();
+  gguf::Writer writer;
+  writer.set("general.architecture", gguf::Value::string("llama"));
+  vocab->to_gguf(writer);
+  const std::string path = gguf_path(source);
+  TK_TRY(writer.write(path));
+  return path;
+}
+
+// Imported sources: files -> Vocab -> GGUF -> gguf::File -> Vocab.
+// llama.cpp sources: its GGUF -> gguf::File -> Vocab.
+Result<Vocab> load_vocab(const std::string& source) {
+  const bool imported = source.find("import") != std::string::npos;
+  std::string path = kTokDir + (source == "spm_llamacpp" ? "/gguf/vocab-llama2-spm.gguf"
+                                                         : "/gguf/vocab-llama3-bpe.gguf");
+  if (imported) {
+    TK_ASSIGN(path, write_imported_gguf(source));
   }
-  if (source == "bpe_import") {
-    TK_ASSIGN(Vocab v, import_gpt2_bpe_vocab(kTokDir + "/llama3-bpe/encoder.json",
-                                             kTokDir + "/llama3-bpe/vocab.bpe", "llama-bpe"));
-    return round_trip_through_gguf(v, "vectors-llama3-from-bpe");
-  }
-  const std::string path = kTokDir + (source == "spm_llamacpp" ? "/gguf/vocab-llama2-spm.gguf"
-                                                               : "/gguf/vocab-llama3-bpe.gguf");
-  TK_ASSIGN(auto file, gguf::File::open(path));
-  return Vocab::from_gguf(*file);
+  auto file = gguf::File::open(path);
+  if (imported) std::filesystem::remove(path);  // the mapping stays valid
+  if (!file.ok()) return file.take_error();
+  return Vocab::from_gguf(**file);
 }
 
 // One tokenizer per source, built on first use and shared by its cases.
@@ -171,25 +183,23 @@ TEST(TokenizerVectorFiles, WrittenVocabularyMatchesLlamaCppFilesInGgufPy) {
   }
   struct Pair {
     const char* source;
-    const char* ours;
     const char* theirs;
     bool skip_first_merge;
   };
-  for (const Pair& p :
-       {Pair{"spm_import_model", "vectors-llama2-from-model", "vocab-llama2-spm", false},
-        Pair{"spm_import_bin", "vectors-llama2-from-bin", "vocab-llama2-spm", false},
-        Pair{"bpe_import", "vectors-llama3-from-bpe", "vocab-llama3-bpe", true}}) {
+  for (const Pair& p : {Pair{"spm_import_model", "vocab-llama2-spm", false},
+                        Pair{"spm_import_bin", "vocab-llama2-spm", false},
+                        Pair{"bpe_import", "vocab-llama3-bpe", true}}) {
 #ifndef TOKAMAK_HAVE_SENTENCEPIECE
     if (std::string(p.source) == "spm_import_model") continue;
 #endif
-    std::string error;
-    ASSERT_NE(tokenizer_for(p.source, &error), nullptr) << error;  // writes the GGUF
+    auto ours = write_imported_gguf(p.source);
+    ASSERT_TRUE(ours.ok()) << ours.error().message;
     const std::string command = "python3 " + std::string(TOKAMAK_SOURCE_DIR) +
-                                "/tests/reference/tokenizer_oracle.py --compare-gguf " +
-                                std::string(TOKAMAK_TEST_TMP) + "/" + p.ours + ".gguf " + kTokDir +
-                                "/gguf/" + p.theirs + ".gguf" +
+                                "/tests/reference/tokenizer_oracle.py --compare-gguf " + *ours +
+                                " " + kTokDir + "/gguf/" + p.theirs + ".gguf" +
                                 (p.skip_first_merge ? " --skip-first-merge" : "");
     EXPECT_EQ(std::system(command.c_str()), 0) << command;
+    std::filesystem::remove(*ours);
   }
 }
 

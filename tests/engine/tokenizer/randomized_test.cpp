@@ -87,9 +87,8 @@ bool run_oracle(const std::vector<std::string>& texts, std::vector<std::vector<i
     *skip_reason = "python3 with the 'tokenizers' package is not available";
     return false;
   }
-  const std::string tmp = TOKAMAK_TEST_TMP;
-  const std::string in_path = tmp + "/bpe_oracle_texts.json";
-  const std::string out_path = tmp + "/bpe_oracle_ids.json";
+  const std::string in_path = test::scratch_path("oracle_texts.json");
+  const std::string out_path = test::scratch_path("oracle_ids.json");
   std::ofstream(in_path) << nlohmann::json(texts).dump();
   std::string command = "python3 " + std::string(TOKAMAK_SOURCE_DIR) +
                         "/tests/reference/tokenizer_oracle.py " + test::kTokenizerDir +
@@ -102,6 +101,8 @@ bool run_oracle(const std::vector<std::string>& texts, std::vector<std::vector<i
   const nlohmann::json result = nlohmann::json::parse(in, nullptr, false);
   EXPECT_TRUE(result.is_array());
   if (result.is_array()) *ids = result.get<std::vector<std::vector<int32_t>>>();
+  std::filesystem::remove(in_path);
+  std::filesystem::remove(out_path);
   return true;
 }
 
@@ -134,7 +135,7 @@ TEST(BpeVsHfTokenizers, RandomTexts) {
 // A tokenizer.json written by `tokenizers` itself imports to the same
 // vocabulary as encoder.json + vocab.bpe.
 TEST(BpeVsHfTokenizers, ImportsTokenizerJsonWrittenByTokenizers) {
-  const std::string dir = std::string(TOKAMAK_TEST_TMP) + "/hf_llama3";
+  const std::string dir = test::scratch_path("hf_llama3");
   std::filesystem::create_directories(dir);
   std::filesystem::remove(dir + "/tokenizer_config.json");
   std::vector<std::vector<int32_t>> ignored;

@@ -128,7 +128,8 @@ TEST(VocabImport, PicksTheImporterByPath) {
 }
 
 TEST(VocabImport, MalformedFilesGiveClearErrors) {
-  const std::string tmp = TOKAMAK_TEST_TMP;
+  const std::string tmp = test::scratch_path("bad");
+  std::filesystem::create_directories(tmp);
   std::ofstream(tmp + "/bad_tokenizer.bin", std::ios::binary)
       << std::string("\x10\0\0\0\0\0\0\0\xFF\0\0\0", 12);
   auto bin = import_llama2c_vocab(tmp + "/bad_tokenizer.bin");
@@ -152,7 +153,7 @@ TEST(VocabImport, MalformedFilesGiveClearErrors) {
 
 // A SentencePiece-style tokenizer.json (BPE with byte_fallback and "▁").
 TEST(VocabImport, SentencePieceStyleTokenizerJson) {
-  const std::string dir = std::string(TOKAMAK_TEST_TMP) + "/hf_spm_style";
+  const std::string dir = test::scratch_path("hf_spm_style");
   std::filesystem::create_directories(dir);
   std::ofstream(dir + "/tokenizer.json") << R"({
     "added_tokens": [{"id": 0, "content": "<unk>", "special": true},

@@ -4,9 +4,12 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "convert/vocab_import.h"
 #include "gguf/gguf_file.h"
@@ -44,6 +47,23 @@ inline const Tokenizer* llama3_tokenizer() {
     return t.ok() ? std::move(t).value() : std::unique_ptr<Tokenizer>();
   }();
   return tokenizer.get();
+}
+
+// A scratch path in TOKAMAK_TEST_TMP unique to this process (ctest runs the
+// tests of one executable as parallel processes), removed at exit.
+inline std::string scratch_path(const std::string& name) {
+  struct Cleaner {
+    std::vector<std::string> paths;
+    ~Cleaner() {
+      std::error_code ec;
+      for (const auto& p : paths) std::filesystem::remove_all(p, ec);
+    }
+  };
+  static Cleaner cleaner;
+  std::string path =
+      std::string(TOKAMAK_TEST_TMP) + "/tokenizer-" + std::to_string(::getpid()) + "-" + name;
+  cleaner.paths.push_back(path);
+  return path;
 }
 
 inline EncodeOptions no_bos() {

@@ -35,7 +35,7 @@ namespace {
 std::string train(const std::string& name, bool add_dummy_prefix) {
   static std::map<std::string, std::string> trained;
   if (trained.count(name)) return trained[name];
-  const std::string dir = std::string(TOKAMAK_TEST_TMP) + "/spm_" + name;
+  const std::string dir = test::scratch_path("spm_" + name);
   std::filesystem::create_directories(dir);
   const std::string corpus = dir + "/corpus.txt";
   {

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -205,17 +206,64 @@ TEST_F(Cli, InfoJsonDescribesTheModel) {
   EXPECT_EQ(j.at("kv_cache_bytes_f32"), 2 * 4 * 64 * 4 * 128);
 }
 
+struct TurnSummary {
+  int prompt = 0, generated = 0, reused = 0;
+  std::string finish;
+};
+
+// Parses the -v summaries: "[prompt P tokens (...) | generated G tokens (...) | ttft ... |
+// finish: F | R tokens reused]".
+std::vector<TurnSummary> parse_summaries(const std::string& err) {
+  std::vector<TurnSummary> out;
+  std::istringstream lines(err);
+  for (std::string line; std::getline(lines, line);) {
+    TurnSummary t;
+    EXPECT_EQ(std::sscanf(line.c_str(), "[prompt %d tokens", &t.prompt), 1) << line;
+    const size_t g = line.find("| generated ");
+    if (g != std::string::npos) std::sscanf(line.c_str() + g, "| generated %d", &t.generated);
+    const size_t f = line.find("finish: ");
+    if (f != std::string::npos) {
+      t.finish = line.substr(f + 8, line.find_first_of(" ]", f + 8) - (f + 8));
+    }
+    const size_t r = line.find("| ", f);
+    if (r != std::string::npos) std::sscanf(line.c_str() + r, "| %d tokens reused", &t.reused);
+    out.push_back(t);
+  }
+  return out;
+}
+
+// Two turns piped in: the second turn reuses the first turn's KV entries. Its
+// cached prefix is the first prompt plus every generated token that was fed
+// back (all but the last).
 TEST_F(Cli, PipedChatTwoTurnsReusesTheCache) {
   const CliRun r = run_cli({"chat", kAidreams, "--temp", "0", "-n", "8", "-v"},
                            "Hello\nTell me more\n/exit\nnever read\n");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  std::vector<std::string> summaries;
-  std::istringstream lines(r.err);
-  for (std::string line; std::getline(lines, line);) summaries.push_back(line);
-  ASSERT_EQ(summaries.size(), 2u) << r.err;
-  EXPECT_EQ(summaries[0].find("tokens reused"), std::string::npos) << summaries[0];
-  EXPECT_NE(summaries[1].find("tokens reused"), std::string::npos) << summaries[1];
-  EXPECT_FALSE(r.out.empty());
+  const auto turns = parse_summaries(r.err);
+  ASSERT_EQ(turns.size(), 2u) << r.err;
+  EXPECT_EQ(turns[0].reused, 0);
+  EXPECT_EQ(turns[0].finish, "length");
+  EXPECT_EQ(turns[0].generated, 8);
+  EXPECT_EQ(turns[1].reused, turns[0].prompt + turns[0].generated - 1) << r.err;
+  std::istringstream out(r.out);
+  std::vector<std::string> replies;
+  for (std::string line; std::getline(out, line);) replies.push_back(line);
+  EXPECT_EQ(replies.size(), 2u) << r.out;
+}
+
+// A stop string inside a reply: the tokens that made it are dropped from the
+// conversation, the reply's text up to it is kept.
+TEST_F(Cli, PipedChatDropsStopStringTokens) {
+  const CliRun r = run_cli({"chat", kAidreams, "--temp", "0", "-n", "30", "-v", "--stop", "e"},
+                           "Hello\nTell me more\n");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto turns = parse_summaries(r.err);
+  ASSERT_EQ(turns.size(), 2u) << r.err;
+  EXPECT_EQ(turns[0].finish, "stop");
+  EXPECT_EQ(r.out.find('e'), std::string::npos) << r.out;
+  // Reused: the first prompt plus the generated tokens before the one holding the stop.
+  EXPECT_GE(turns[1].reused, turns[0].prompt);
+  EXPECT_LE(turns[1].reused, turns[0].prompt + turns[0].generated - 1);
 }
 
 // A vocabulary with <|start_header_id|> gets Llama-3 turns: the first turn is

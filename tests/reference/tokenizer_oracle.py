@@ -6,7 +6,7 @@ Llama 3 pre-tokenizer (Split on Llama 3's regex, isolated, then ByteLevel
 without its own regex), as Meta's tokenizer.json defines it, and encodes
 texts without special tokens.
 
-usage: tokenizer_oracle.py ENCODER_JSON VOCAB_BPE TEXTS_JSON OUT_JSON [--pre llama-bpe|gpt-2]
+usage: tokenizer_oracle.py ENCODER_JSON VOCAB_BPE TEXTS_JSON OUT_JSON [--pre llama-bpe|qwen2|gpt-2]
                            [--save TOKENIZER_JSON]
   TEXTS_JSON: a JSON list of strings; OUT_JSON: a JSON list of id lists.
   --save also writes the tokenizer as a Hugging Face tokenizer.json (for
@@ -24,6 +24,8 @@ import sys
 
 LLAMA3_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|"
                   r" ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+# Qwen2's tokenizer.json: as Llama 3's but one digit at a time.
+QWEN2_PATTERN = LLAMA3_PATTERN.replace(r"\p{N}{1,3}", r"\p{N}")
 
 
 def llama3_special_tokens():
@@ -57,12 +59,13 @@ def build(encoder_path, merges_path, pre):
     llama3 = pre == "llama-bpe"
     model = models.BPE(vocab=vocab, merges=merges, ignore_merges=llama3)
     tok = Tokenizer(model)
-    if llama3:
+    if pre in ("llama-bpe", "qwen2"):
+        pattern = LLAMA3_PATTERN if llama3 else QWEN2_PATTERN
         tok.pre_tokenizer = pre_tokenizers.Sequence([
-            pre_tokenizers.Split(Regex(LLAMA3_PATTERN), behavior="isolated", invert=False),
+            pre_tokenizers.Split(Regex(pattern), behavior="isolated", invert=False),
             pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
         ])
-    else:
+    else:  # gpt-2: ByteLevel's built-in GPT-2 regex
         tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
     tok.decoder = decoders.ByteLevel()
     return tok

@@ -82,7 +82,8 @@ TEST(SpmVsSentencePiece, RandomTexts) {
 
 // Runs the oracle; returns false (and the reason) when python3/tokenizers is missing.
 bool run_oracle(const std::vector<std::string>& texts, std::vector<std::vector<int32_t>>* ids,
-                const std::string& save_path, std::string* skip_reason) {
+                const std::string& save_path, std::string* skip_reason,
+                const std::string& pre = "llama-bpe") {
   if (std::system("python3 -c 'import tokenizers' > /dev/null 2>&1") != 0) {
     *skip_reason = "python3 with the 'tokenizers' package is not available";
     return false;
@@ -93,7 +94,7 @@ bool run_oracle(const std::vector<std::string>& texts, std::vector<std::vector<i
   std::string command = "python3 " + std::string(TOKAMAK_SOURCE_DIR) +
                         "/tests/reference/tokenizer_oracle.py " + test::kTokenizerDir +
                         "/llama3-bpe/encoder.json " + test::kTokenizerDir +
-                        "/llama3-bpe/vocab.bpe " + in_path + " " + out_path;
+                        "/llama3-bpe/vocab.bpe " + in_path + " " + out_path + " --pre " + pre;
   if (!save_path.empty()) command += " --save " + save_path;
   const int rc = std::system(command.c_str());
   EXPECT_EQ(rc, 0) << command;
@@ -106,21 +107,21 @@ bool run_oracle(const std::vector<std::string>& texts, std::vector<std::vector<i
   return true;
 }
 
-TEST(BpeVsHfTokenizers, RandomTexts) {
-  const Tokenizer* tokenizer = test::llama3_tokenizer();
-  ASSERT_NE(tokenizer, nullptr);
-  test::RandomText gen(1121);
+// Compares `tokenizer` with the oracle built for `pre` on random and long texts.
+void compare_with_oracle(const Tokenizer& tokenizer, const std::string& pre, uint32_t seed,
+                         int num_cases) {
+  test::RandomText gen(seed);
   std::vector<std::string> texts;
-  for (int i = 0; i < kNumBpeCases; ++i) texts.push_back(gen.next());
+  for (int i = 0; i < num_cases; ++i) texts.push_back(gen.next());
   for (const std::string& text : long_texts()) texts.push_back(text);
   std::vector<std::vector<int32_t>> expected;
   std::string skip;
-  if (!run_oracle(texts, &expected, "", &skip)) GTEST_SKIP() << skip;
+  if (!run_oracle(texts, &expected, "", &skip, pre)) GTEST_SKIP() << skip;
   ASSERT_EQ(expected.size(), texts.size());
   int num_mismatches = 0;
   size_t num_tokens = 0;
   for (size_t i = 0; i < texts.size(); ++i) {
-    const std::vector<int32_t> ids = tokenizer->encode(texts[i], test::no_bos());
+    const std::vector<int32_t> ids = tokenizer.encode(texts[i], test::no_bos());
     num_tokens += ids.size();
     if (ids != expected[i] && ++num_mismatches <= 5) {
       ADD_FAILURE() << "text " << escaped(texts[i]) << "\n  tokenizers: " << ids_string(expected[i])
@@ -128,8 +129,27 @@ TEST(BpeVsHfTokenizers, RandomTexts) {
     }
   }
   EXPECT_EQ(num_mismatches, 0) << "of " << texts.size();
-  std::printf("[BPE vs HF tokenizers] %zu texts, %zu tokens, %d mismatches\n", texts.size(),
-              num_tokens, num_mismatches);
+  std::printf("[BPE '%s' vs HF tokenizers] %zu texts, %zu tokens, %d mismatches\n", pre.c_str(),
+              texts.size(), num_tokens, num_mismatches);
+}
+
+TEST(BpeVsHfTokenizers, RandomTexts) {
+  const Tokenizer* tokenizer = test::llama3_tokenizer();
+  ASSERT_NE(tokenizer, nullptr);
+  compare_with_oracle(*tokenizer, "llama-bpe", 1121, kNumBpeCases);
+}
+
+// The Qwen2 and GPT-2 pre-tokenizers (and merges without Llama 3's
+// ignore_merges) on the same vocabulary.
+TEST(BpeVsHfTokenizers, OtherPreTokenizers) {
+  for (const char* pre : {"qwen2", "gpt-2"}) {
+    auto vocab = import_gpt2_bpe_vocab(test::kTokenizerDir + "/llama3-bpe/encoder.json",
+                                       test::kTokenizerDir + "/llama3-bpe/vocab.bpe", pre);
+    ASSERT_TRUE(vocab.ok()) << vocab.error().message;
+    auto tokenizer = Tokenizer::create(std::move(vocab).value());
+    ASSERT_TRUE(tokenizer.ok()) << tokenizer.error().message;
+    compare_with_oracle(**tokenizer, pre, 1122, 2000);
+  }
 }
 
 // A tokenizer.json written by `tokenizers` itself imports to the same

@@ -50,11 +50,11 @@ void run_run(const RunOptions& o) {
   install_interrupt_handler();
   req.cancel = &interrupt_flag();
   Generator gen(*m.backend, tok, GeneratorOptions{m.context});
-  const GenerationStats stats = take(gen.generate(req, make_printer(o.json)));
+  const GenerationStats stats = take(gen.generate(req, make_printer(o.json, params.seed)));
   if (stats.finish_reason == "error") fail(stats.message);
   if (!o.json) {
     write_out("\n");
-    fmt::print(stderr, "{}\n", format_summary(stats));
+    fmt::print(stderr, "{} | seed {}\n", format_summary(stats), params.seed);
   }
 }
 

@@ -21,8 +21,8 @@ extern "C" void on_sigint(int) { g_interrupted.store(true); }
 
 }  // namespace
 
-GenerationCallback make_printer(bool json) {
-  return [json](const GenerationEvent& e) {
+GenerationCallback make_printer(bool json, uint64_t seed) {
+  return [json, seed](const GenerationEvent& e) {
     if (const auto* t = std::get_if<TokenEvent>(&e)) {
       if (json) {
         write_out(dump({{"type", "token"}, {"id", t->id}, {"text", t->text}}) + "\n");
@@ -34,13 +34,14 @@ GenerationCallback make_printer(bool json) {
     const auto& s = std::get<GenerationStats>(e);
     if (!json) return;
     nlohmann::ordered_json j = {{"type", "done"},
-                        {"finish_reason", s.finish_reason},
-                        {"num_prompt_tokens", s.num_prompt_tokens},
-                        {"num_cached_tokens", s.num_cached_tokens},
-                        {"num_generated_tokens", s.num_generated_tokens},
-                        {"ttft_ms", s.ttft_ms},
-                        {"prefill_tokens_per_second", s.prefill_tokens_per_second},
-                        {"decode_tokens_per_second", s.decode_tokens_per_second}};
+                                {"finish_reason", s.finish_reason},
+                                {"num_prompt_tokens", s.num_prompt_tokens},
+                                {"num_cached_tokens", s.num_cached_tokens},
+                                {"num_generated_tokens", s.num_generated_tokens},
+                                {"ttft_ms", s.ttft_ms},
+                                {"prefill_tokens_per_second", s.prefill_tokens_per_second},
+                                {"decode_tokens_per_second", s.decode_tokens_per_second},
+                                {"seed", seed}};
     if (!s.message.empty()) j["message"] = s.message;
     write_out(dump(j) + "\n");
   };

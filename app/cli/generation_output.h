@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <string>
 
 #include "generate/generation_events.h"
@@ -10,8 +11,8 @@
 namespace tokamak::cli {
 
 // Writes TokenEvent text to stdout as it comes, or with json one object per
-// line: {"type":"token","id":..,"text":..} and {"type":"done", stats...}.
-GenerationCallback make_printer(bool json);
+// line: {"type":"token","id":..,"text":..} and {"type":"done", stats..., "seed":..}.
+GenerationCallback make_printer(bool json, uint64_t seed = 0);
 
 // "prompt 12 tokens (345.6 tok/s) | generated 20 tokens (78.9 tok/s) | ttft 12.3 ms | finish:
 // length"

@@ -19,7 +19,9 @@ namespace tokamak::quant {
 
 // n must be a multiple of the type's block size (all functions; float types
 // take any n); `type` must be one of F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K
-// unless said otherwise. Rows need no particular alignment. Every function is
+// unless said otherwise. Rows need the alignment of their fields only (4 bytes
+// for F32 data and Q8_K activations, 2 for the rest: GGUF tensor data and
+// whole-block strides give it), no SIMD alignment. Every function is
 // thread-safe (no shared mutable state; the first dot initialises a 256 KB
 // f16->f32 table once).
 

@@ -1,0 +1,39 @@
+#include "cuda/common.cuh"
+#include "cuda/rope.cuh"
+
+namespace tokamak::cuda {
+namespace {
+
+// One block per token; threads over (head, pair).
+__global__ void rope_kernel(bool neox, const int32_t* positions, const float* inv_freq,
+                            int32_t rope_dim, int32_t head_dim, int32_t num_heads, float* x) {
+  const int64_t t = blockIdx.x;
+  const int32_t num_pairs = rope_dim / 2;
+  const int32_t partner = neox ? num_pairs : 1;
+  const int32_t step = neox ? 1 : 2;
+  const double pos = positions[t];
+  for (int32_t k = threadIdx.x; k < num_heads * num_pairs; k += blockDim.x) {
+    const int32_t h = k / num_pairs, i = k % num_pairs;
+    double s, c;
+    sincos(pos * static_cast<double>(inv_freq[i]), &s, &c);
+    const float cf = static_cast<float>(c), sf = static_cast<float>(s);
+    float* a = x + (t * num_heads + h) * head_dim + i * step;
+    float* b = a + partner;
+    const float a0 = *a, b0 = *b;
+    *a = a0 * cf - b0 * sf;
+    *b = a0 * sf + b0 * cf;
+  }
+}
+
+}  // namespace
+
+cudaError_t launch_rope(bool neox, const int32_t* positions, const float* inv_freq,
+                        int32_t rope_dim, int32_t head_dim, int32_t num_heads, int64_t num_tokens,
+                        float* x, cudaStream_t stream) {
+  if (num_tokens == 0) return cudaSuccess;
+  rope_kernel<<<num_tokens, 128, 0, stream>>>(neox, positions, inv_freq, rope_dim, head_dim,
+                                              num_heads, x);
+  return cudaGetLastError();
+}
+
+}  // namespace tokamak::cuda

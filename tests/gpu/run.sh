@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs the GPU tests and a small decode benchmark on the GPU machine.
+#   tests/gpu/run.sh CARRY OUT
+# CARRY holds what was built on the development machine (see
+# tests/gpu/pack.sh): bin/ (gpu_cuda_tests, gpu_decode_bench, tokamak-cli),
+# lib/ (shared libraries the GPU machine may lack), data/ (aidreams260K).
+# Logs go to OUT.
+set -u
+CARRY=$(realpath "${1:-gpu-carry}")
+OUT=${2:-${OUT:-/tmp/gpu-out}}
+mkdir -p "$OUT"
+BIN=$CARRY/bin
+
+# Carried libraries only where the machine lacks them.
+mkdir -p /tmp/tk-lib
+for lib in "$CARRY"/lib/*; do
+  [ -e "$lib" ] || continue
+  name=$(basename "$lib")
+  if ! ldconfig -p | grep -q "$name"; then ln -sf "$lib" /tmp/tk-lib/"$name"; echo "using carried $name"; fi
+done
+export LD_LIBRARY_PATH=/tmp/tk-lib:${LD_LIBRARY_PATH:-}
+
+{
+  date -u; nvidia-smi --query-gpu=name,memory.total,memory.used,clocks.sm,clocks.mem --format=csv
+  for b in "$BIN"/*; do echo "== $b"; ldd "$b" | grep -E "not found|fmt|pcre|cuda|cublas"; done
+} 2>&1 | tee "$OUT/env.txt"
+
+echo "== gpu tests"
+TOKAMAK_GPU_DATA=$CARRY/data timeout 240 "$BIN/gpu_cuda_tests" \
+  --gtest_output=xml:"$OUT/gpu_tests.xml" > "$OUT/gpu_tests.log" 2>&1
+echo "gpu_cuda_tests exit code $?" | tee -a "$OUT/gpu_tests.log"
+grep -E "^\[  (PASSED|FAILED|SKIPPED) |FAILED|tests ran" "$OUT/gpu_tests.log" | head -40
+
+echo "== decode bench"
+MODELS=/tmp/tk-models
+mkdir -p "$MODELS"
+for spec in ${BENCH_MODELS:-tinyllama-1.1b:q4_0 tinyllama-1.1b:q8_0 tinyllama-1.1b:f16 llama2-7b:q4_0}; do
+  preset=${spec%%:*}; mix=${spec##*:}
+  f=$MODELS/$preset-$mix.gguf
+  timeout 120 "$BIN/tokamak-cli" synth "$preset" --type "$mix" -o "$f" -q >> "$OUT/synth.log" 2>&1 \
+    || { echo "synth $spec failed"; continue; }
+  echo "-- $spec" | tee -a "$OUT/bench.log"
+  timeout 120 "$BIN/gpu_decode_bench" "$f" 128 128 2>&1 | tee -a "$OUT/bench.log"
+  rm -f "$f"
+done

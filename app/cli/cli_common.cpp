@@ -8,6 +8,7 @@
 #include <random>
 
 #include "cpu/cpu_backend.h"
+#include "synth/synth.h"
 
 namespace tokamak::cli {
 
@@ -27,8 +28,54 @@ void check_model_path(const std::string& path) {
   if (!f) fail(fmt::format("{}: cannot open the file for reading", path));
 }
 
+std::string default_cache_dir() {
+  if (const char* d = std::getenv("TOKAMAK_CACHE_DIR"); d && *d) return d;
+  if (const char* d = std::getenv("XDG_CACHE_HOME"); d && *d) return std::string(d) + "/tokamak";
+  if (const char* d = std::getenv("HOME"); d && *d) return std::string(d) + "/.cache/tokamak";
+  return "/tmp/tokamak-cache";
+}
+
+std::string resolve_model_spec(const std::string& spec, const std::string& cache_dir_option) {
+  const std::string cache_dir = cache_dir_option.empty() ? default_cache_dir() : cache_dir_option;
+  if (spec == "demo") {
+    const std::string dir = cache_dir + "/models";
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) fail(fmt::format("{}: cannot create the cache folder: {}", dir, ec.message()));
+    return take(ensure_demo_model(dir));
+  }
+  if (spec.rfind("synth:", 0) != 0) {
+    check_model_path(spec);
+    return spec;
+  }
+  std::string rest = spec.substr(6);
+  std::string preset = rest, mix = "q8_0";
+  if (const size_t colon = rest.find(':'); colon != std::string::npos) {
+    preset = rest.substr(0, colon);
+    mix = rest.substr(colon + 1);
+  }
+  if (!find_synth_preset(preset)) {
+    fail(fmt::format("{}: unknown synth preset '{}' (tokamak-cli synth --list shows them)", spec,
+                     preset));
+  }
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::path(cache_dir) / "synth";
+  const fs::path path = dir / fmt::format("{}-{}.gguf", preset, mix);
+  if (fs::exists(path)) return path.string();
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) fail(fmt::format("{}: cannot create the cache folder: {}", dir.string(), ec.message()));
+  fmt::print(stderr, "generating {} into {} (once)\n", spec, path.string());
+  SynthOptions so;
+  so.preset = preset;
+  so.type_mix = mix;
+  so.output_path = path.string();
+  take(synthesize(so));
+  return path.string();
+}
+
 void add_model_options(CLI::App* cmd, ModelOptions& o) {
-  cmd->add_option("MODEL", o.path, "GGUF model file")->required();
+  cmd->add_option("MODEL", o.path, kModelHelp)->required();
   cmd->add_option("--device", o.device, "cpu, cuda or auto (auto: cpu in this build)")
       ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
   cmd->add_option("-t,--threads", o.threads, "CPU threads (default: all)");
@@ -40,9 +87,8 @@ LoadedModel load_model(const ModelOptions& o) {
   if (o.device == "cuda") {
     fail("this build has no CUDA backend (rebuild with -DTOKAMAK_CUDA=ON on a machine with CUDA)");
   }
-  check_model_path(o.path);
   LoadedModel m;
-  m.model = take(Model::load(o.path));
+  m.model = take(Model::load(resolve_model_spec(o.path)));
   CpuBackendOptions bo;
   bo.num_threads = o.threads;
   const int32_t model_ctx = m.model->spec().context_length;

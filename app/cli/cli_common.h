@@ -38,6 +38,18 @@ inline void check(const Status& s) {
 // is empty or cannot be read.
 void check_model_path(const std::string& path);
 
+// Where generated models (the demo model, synth: presets) are kept:
+// $TOKAMAK_CACHE_DIR, else $XDG_CACHE_HOME/tokamak, else ~/.cache/tokamak.
+std::string default_cache_dir();
+
+// A model argument: a GGUF path (checked with check_model_path), "demo" (the
+// built-in demo model, generated once), or "synth:PRESET[:TYPE]" (a
+// random-weight model of a real shape, generated once). Returns the path.
+std::string resolve_model_spec(const std::string& spec, const std::string& cache_dir = "");
+inline constexpr const char* kModelHelp =
+    "GGUF model file, 'demo' (built-in demo model) or synth:PRESET[:TYPE] (e.g. "
+    "synth:tinyllama-1.1b:q8_0)";
+
 struct ModelOptions {
   std::string path;
   std::string device = "auto";  // cpu | cuda | auto

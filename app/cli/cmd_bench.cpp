@@ -11,7 +11,6 @@
 #include "bench/cpu_bench.h"
 #include "cli_common.h"
 #include "commands.h"
-#include "synth/synth.h"
 
 namespace tokamak::cli {
 namespace {
@@ -23,45 +22,6 @@ struct BenchCliOptions {
   std::string json_out;
   std::string cache_dir;
 };
-
-std::string default_cache_dir() {
-  if (const char* d = std::getenv("TOKAMAK_CACHE_DIR"); d && *d) return d;
-  if (const char* d = std::getenv("XDG_CACHE_HOME"); d && *d) return std::string(d) + "/tokamak";
-  if (const char* d = std::getenv("HOME"); d && *d) return std::string(d) + "/.cache/tokamak";
-  return "/tmp/tokamak-cache";
-}
-
-// "synth:tinyllama-1.1b:q8_0" -> <cache>/synth/tinyllama-1.1b-q8_0.gguf, made when missing.
-std::string resolve_model(const std::string& spec, const std::string& cache_dir) {
-  if (spec.rfind("synth:", 0) != 0) {
-    check_model_path(spec);
-    return spec;
-  }
-  std::string rest = spec.substr(6);
-  std::string preset = rest, mix = "q8_0";
-  if (const size_t colon = rest.find(':'); colon != std::string::npos) {
-    preset = rest.substr(0, colon);
-    mix = rest.substr(colon + 1);
-  }
-  if (!find_synth_preset(preset)) {
-    fail(fmt::format("{}: unknown synth preset '{}' (tokamak-cli synth --list shows them)", spec,
-                     preset));
-  }
-  namespace fs = std::filesystem;
-  const fs::path dir = fs::path(cache_dir) / "synth";
-  const fs::path path = dir / fmt::format("{}-{}.gguf", preset, mix);
-  if (fs::exists(path)) return path.string();
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) fail(fmt::format("{}: cannot create the cache folder: {}", dir.string(), ec.message()));
-  fmt::print(stderr, "generating {} into {} (once)\n", spec, path.string());
-  SynthOptions so;
-  so.preset = preset;
-  so.type_mix = mix;
-  so.output_path = path.string();
-  take(synthesize(so));
-  return path.string();
-}
 
 void print_report(const CpuBenchResult& r) {
   const auto& p = r.prefill_tokens_per_second;
@@ -84,7 +44,7 @@ void print_report(const CpuBenchResult& r) {
 
 void run_bench(BenchCliOptions& o) {
   const std::string cache = o.cache_dir.empty() ? default_cache_dir() : o.cache_dir;
-  o.bench.model_path = resolve_model(o.model, cache);
+  o.bench.model_path = resolve_model_spec(o.model, cache);
   if (o.bandwidth_mib < 1) fail("--bandwidth-mib must be >= 1");
   o.bench.bandwidth.buffer_bytes = static_cast<uint64_t>(o.bandwidth_mib) << 20;
   o.bench.bandwidth.repetitions = std::max(o.bench.repetitions, 3);

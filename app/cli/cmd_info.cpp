@@ -99,8 +99,7 @@ void print_text(const ModelInfo& info, int64_t context) {
 }
 
 void run_info(const InfoOptions& o) {
-  check_model_path(o.path);
-  auto file = take(gguf::File::open(o.path));
+  auto file = take(gguf::File::open(resolve_model_spec(o.path)));
   const ModelInfo info = take(ModelInfo::describe(*file));
   const int64_t context = o.context > 0 ? o.context : info.context_length;
   if (o.json) {
@@ -117,7 +116,7 @@ void run_info(const InfoOptions& o) {
 void add_info_command(CLI::App& app) {
   auto o = std::make_shared<InfoOptions>();
   CLI::App* cmd = app.add_subcommand("info", "Describe a GGUF model file");
-  cmd->add_option("MODEL", o->path, "GGUF model file")->required();
+  cmd->add_option("MODEL", o->path, kModelHelp)->required();
   cmd->add_flag("--json", o->json, "print one JSON object");
   cmd->add_option("-c,--ctx-size", o->context, "context length for the KV estimate");
   cmd->callback([o] { run_info(*o); });

@@ -19,8 +19,7 @@ struct TokenizeOptions {
 };
 
 void run_tokenize(const TokenizeOptions& o) {
-  check_model_path(o.path);
-  auto file = take(gguf::File::open(o.path));
+  auto file = take(gguf::File::open(resolve_model_spec(o.path)));
   Vocab vocab = take(Vocab::from_gguf(*file));
   auto tok = take(Tokenizer::create(std::move(vocab)));
   EncodeOptions eo;

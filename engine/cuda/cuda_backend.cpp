@@ -92,7 +92,10 @@ class CudaBackend final : public Backend {
                            inv_freq.size() * sizeof(float), cudaMemcpyHostToDevice));
     layer_pool_floats_ =
         static_cast<int64_t>(kv_config_.num_blocks) * kv_config_.block_size * spec_.kv_dim();
-    return ensure_table_capacity(kv_config_.num_blocks + max_step_tokens_ + 64);
+    TK_TRY(ensure_table_capacity(kv_config_.num_blocks + max_step_tokens_ + 64));
+    // The memset and copies above ran on the legacy stream; steps use stream_.
+    TK_CUDA_TRY(cudaDeviceSynchronize());
+    return {};
   }
 
   std::string name() const override { return "cuda"; }

@@ -1,18 +1,23 @@
 // gpu_decode_bench MODEL [PROMPT_TOKENS] [DECODE_TOKENS]: prefill and
 // batch-1 decode speed of the CUDA backend on a GGUF model, with the bytes of
 // weights each decode step reads, the achieved GB/s, and the device's
-// measured copy bandwidth (bytes read + written) for comparison.
+// measured copy bandwidth (bytes read + written) for comparison. MODEL may
+// be synth:PRESET:MIX (a random-weight model written to the temp folder
+// first, with app/synth).
 #include <cuda_runtime.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "cuda/cuda_backend.h"
 #include "model/model.h"
+#include "synth/synth.h"
 
 namespace tokamak {
 namespace {
@@ -71,7 +76,27 @@ int run(int argc, char** argv) {
   }
   const int32_t num_prompt = argc > 2 ? std::atoi(argv[2]) : 128;
   const int32_t num_decode = argc > 3 ? std::atoi(argv[3]) : 128;
-  auto model = Model::load(argv[1]);
+  std::string path = argv[1];
+  if (path.rfind("synth:", 0) == 0) {
+    const std::string rest = path.substr(6);
+    const size_t colon = rest.find(':');
+    SynthOptions so;
+    so.preset = rest.substr(0, colon);
+    so.type_mix = colon == std::string::npos ? "q8_0" : rest.substr(colon + 1);
+    so.output_path =
+        (std::filesystem::temp_directory_path() / (so.preset + "-" + so.type_mix + ".gguf"))
+            .string();
+    const auto t0 = std::chrono::steady_clock::now();
+    auto report = synthesize(so);
+    if (!report.ok()) {
+      std::fprintf(stderr, "%s\n", report.error().message.c_str());
+      return 1;
+    }
+    std::printf("synth:    %s %s in %.1f s\n", so.preset.c_str(), so.type_mix.c_str(),
+                seconds_since(t0));
+    path = so.output_path;
+  }
+  auto model = Model::load(path);
   if (!model.ok()) {
     std::fprintf(stderr, "%s\n", model.error().message.c_str());
     return 1;
@@ -144,6 +169,7 @@ int run(int argc, char** argv) {
               prop.totalGlobalMem / 1073741824.0);
   std::printf("model:    %s (%s, %d layers, dim %d, vocab %d)\n", argv[1], spec.arch_name.c_str(),
               spec.num_layers, spec.dim, spec.vocab_size);
+  if (path != argv[1]) std::filesystem::remove(path);
   std::printf("memory:   weights %.1f MiB, KV %.1f MiB, workspace %.1f MiB\n",
               plan.weight_bytes / 1048576.0, plan.kv_bytes / 1048576.0,
               plan.workspace_bytes / 1048576.0);

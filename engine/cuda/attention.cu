@@ -6,17 +6,17 @@
 namespace tokamak::cuda {
 namespace {
 
-constexpr int kThreads = 128;  // 4 warps; each thread owns head_dim / 128 output dims
-constexpr int kWarps = kThreads / kWarpSize;
-constexpr int kTile = 128;  // keys per tile
+constexpr int kThreads = 128;    // 4 warps; each thread owns head_dim / 128 output dims
+constexpr int kTile = kThreads;  // keys per tile: one per thread for the scores
 constexpr int kDimsPerThread = kMaxAttentionHeadDim / kThreads;
 
 __global__ void __launch_bounds__(kThreads)
     attention_kernel(PagedKv kv, const float* q_all, const float* k_pool, const float* v_pool,
                      int32_t num_heads, int32_t group, int32_t head_dim, float scale, float* out) {
-  __shared__ float q[kMaxAttentionHeadDim];
+  __shared__ __align__(16) float q[kMaxAttentionHeadDim];
   __shared__ float p[kTile];
-  __shared__ float tile_stats[2];  // correction of the old output, new running sum
+  __shared__ int64_t offsets[kTile];  // pool offset of each key's head row in this tile
+  __shared__ float tile_stats[2];     // correction of the old output, new running sum
   const int64_t t = blockIdx.x;
   const int32_t h = blockIdx.y, kh = h / group;
   const int lane = threadIdx.x % kWarpSize, warp = threadIdx.x / kWarpSize;
@@ -25,26 +25,37 @@ __global__ void __launch_bounds__(kThreads)
   for (int32_t d = threadIdx.x; d < head_dim; d += kThreads)
     q[d] = q_all[(t * num_heads + h) * head_dim + d];
 
-  auto row_offset = [&](int32_t j) {
-    const int64_t block = table[j / kv.block_size];
-    return (block * kv.block_size + j % kv.block_size) * kv.kv_dim + kh * head_dim;
-  };
-
   float o[kDimsPerThread];
 #pragma unroll
   for (int i = 0; i < kDimsPerThread; ++i) o[i] = 0.0f;
   float running_max = -INFINITY, running_sum = 0.0f;  // kept by warp 0
+  const bool vec4 = head_dim % 4 == 0 && kv.kv_dim % 4 == 0;
   __syncthreads();
 
   for (int32_t j0 = 0; j0 <= pos; j0 += kTile) {
     const int32_t num_j = min(kTile, pos + 1 - j0);
-    // Scores of this tile: warp w takes keys w, w + 4, ...
-    for (int32_t jj = warp; jj < num_j; jj += kWarps) {
-      const float* k = k_pool + row_offset(j0 + jj);
+    // Scores: thread i takes key j0 + i whole (independent loads, no shuffles).
+    if (static_cast<int32_t>(threadIdx.x) < num_j) {
+      const int32_t j = j0 + threadIdx.x;
+      const int64_t block = table[j / kv.block_size];
+      const int64_t off = (block * kv.block_size + j % kv.block_size) * kv.kv_dim +
+                          static_cast<int64_t>(kh) * head_dim;
+      offsets[threadIdx.x] = off;
+      const float* k = k_pool + off;
       float s = 0.0f;
-      for (int32_t d = lane; d < head_dim; d += kWarpSize) s = fmaf(q[d], k[d], s);
-      s = warp_sum(s);
-      if (lane == 0) p[jj] = s * scale;
+      if (vec4) {
+        for (int32_t d = 0; d < head_dim; d += 4) {
+          const float4 kk = *reinterpret_cast<const float4*>(k + d);
+          const float4 qq = *reinterpret_cast<const float4*>(q + d);
+          s = fmaf(qq.x, kk.x, s);
+          s = fmaf(qq.y, kk.y, s);
+          s = fmaf(qq.z, kk.z, s);
+          s = fmaf(qq.w, kk.w, s);
+        }
+      } else {
+        for (int32_t d = 0; d < head_dim; ++d) s = fmaf(q[d], k[d], s);
+      }
+      p[threadIdx.x] = s * scale;
     }
     __syncthreads();
     // Softmax statistics of the tile (warp 0), p becomes exp(s - new max).
@@ -69,17 +80,29 @@ __global__ void __launch_bounds__(kThreads)
       }
     }
     __syncthreads();
+    // Weighted V sum: thread owns dims threadIdx.x + 128 i; keys unrolled so
+    // several loads are in flight.
     const float correction = tile_stats[0];
 #pragma unroll
     for (int i = 0; i < kDimsPerThread; ++i) {
       const int32_t d = threadIdx.x + i * kThreads;
       if (d >= head_dim) break;
-      float acc = o[i] * correction;
-      for (int32_t jj = 0; jj < num_j; ++jj)
-        acc = fmaf(p[jj], v_pool[row_offset(j0 + jj) + d], acc);
-      o[i] = acc;
+      float acc0 = o[i] * correction, acc1 = 0.0f;
+      int32_t jj = 0;
+      for (; jj + 8 <= num_j; jj += 8) {
+        float v[8];
+#pragma unroll
+        for (int u = 0; u < 8; ++u) v[u] = v_pool[offsets[jj + u] + d];
+#pragma unroll
+        for (int u = 0; u < 8; u += 2) {
+          acc0 = fmaf(p[jj + u], v[u], acc0);
+          acc1 = fmaf(p[jj + u + 1], v[u + 1], acc1);
+        }
+      }
+      for (; jj < num_j; ++jj) acc0 = fmaf(p[jj], v_pool[offsets[jj] + d], acc0);
+      o[i] = acc0 + acc1;
     }
-    __syncthreads();  // p and tile_stats are rewritten by the next tile
+    __syncthreads();  // p, offsets and tile_stats are rewritten by the next tile
   }
   const float inv_sum = 1.0f / tile_stats[1];
 #pragma unroll

@@ -3,8 +3,8 @@
 //   j in [0, positions[t]] of the token's sequence, kh = h / (num_heads / num_kv_heads).
 //
 // One block per (token, head), for decode and prefill alike: the keys are
-// walked in tiles of 128 positions (scores in shared memory, one warp per
-// key), and each thread keeps its dimensions of the running output.
+// walked in tiles of 128 positions (thread i scores key i of the tile into
+// shared memory), and each thread keeps its dimensions of the running output.
 #pragma once
 
 #include <cuda_runtime.h>

@@ -17,6 +17,7 @@
 #include "cuda/embedding.cuh"
 #include "cuda/kv_store.cuh"
 #include "cuda/matmul.cuh"
+#include "cuda/prefill_gemm.h"
 #include "cuda/residual_add.cuh"
 #include "cuda/rms_norm.cuh"
 #include "cuda/rope.cuh"
@@ -74,6 +75,7 @@ class CudaBackend final : public Backend {
         layout_(workspace_layout(spec_, options.max_step_tokens)) {}
 
   ~CudaBackend() override {
+    gemm_.release();
     if (stream_) cudaStreamDestroy(stream_);
   }
 
@@ -86,6 +88,7 @@ class CudaBackend final : public Backend {
     TK_TRY(kv_.allocate(kv_bytes, "the KV pool"));
     TK_CUDA_TRY(cudaMemset(kv_.get(), 0, kv_bytes));
     TK_TRY(ws_.allocate(layout_.bytes, "the step workspace"));
+    TK_TRY(gemm_.init(stream_));
     std::vector<float> inv_freq(spec_.rope.dim / 2);
     for (int32_t i = 0; i < spec_.rope.dim / 2; ++i) inv_freq[i] = spec_.rope.inv_freq(i);
     TK_CUDA_TRY(cudaMemcpy(ws_.as<float>(layout_.inv_freq), inv_freq.data(),
@@ -195,9 +198,9 @@ class CudaBackend final : public Backend {
           *v = f(layout_.v);
     TK_CUDA_TRY(cuda::launch_rms_norm(x, pending, nullptr, w.attn_norm, xb, n, spec_.dim,
                                       spec_.rms_eps, stream_));
-    TK_CUDA_TRY(cuda::launch_matmul(w.wq, xb, n, q, stream_));
-    TK_CUDA_TRY(cuda::launch_matmul(w.wk, xb, n, k, stream_));
-    TK_CUDA_TRY(cuda::launch_matmul(w.wv, xb, n, v, stream_));
+    TK_TRY(gemm_.run(w.wq, xb, n, q));
+    TK_TRY(gemm_.run(w.wk, xb, n, k));
+    TK_TRY(gemm_.run(w.wv, xb, n, v));
     if (w.bq) {
       TK_CUDA_TRY(cuda::launch_add_bias(q, w.bq, n, spec_.q_dim(), stream_));
       TK_CUDA_TRY(cuda::launch_add_bias(k, w.bk, n, spec_.kv_dim(), stream_));
@@ -215,7 +218,7 @@ class CudaBackend final : public Backend {
     TK_CUDA_TRY(cuda::launch_attention(kv_view_, q, k_pool, v_pool, spec_.num_heads,
                                        spec_.num_kv_heads, spec_.head_dim, n, f(layout_.att),
                                        stream_));
-    TK_CUDA_TRY(cuda::launch_matmul(w.wo, f(layout_.att), n, f(layout_.delta), stream_));
+    TK_TRY(gemm_.run(w.wo, f(layout_.att), n, f(layout_.delta)));
     return {};
   }
 
@@ -225,10 +228,10 @@ class CudaBackend final : public Backend {
     float *xb = f(layout_.xb), *gate = f(layout_.gate), *up = f(layout_.up);
     TK_CUDA_TRY(cuda::launch_rms_norm(f(layout_.x), f(layout_.delta), nullptr, w.ffn_norm, xb, n,
                                       spec_.dim, spec_.rms_eps, stream_));
-    TK_CUDA_TRY(cuda::launch_matmul(w.w_gate, xb, n, gate, stream_));
-    TK_CUDA_TRY(cuda::launch_matmul(w.w_up, xb, n, up, stream_));
+    TK_TRY(gemm_.run(w.w_gate, xb, n, gate));
+    TK_TRY(gemm_.run(w.w_up, xb, n, up));
     TK_CUDA_TRY(cuda::launch_swiglu(gate, up, n * spec_.hidden_dim, stream_));
-    TK_CUDA_TRY(cuda::launch_matmul(w.w_down, gate, n, f(layout_.delta), stream_));
+    TK_TRY(gemm_.run(w.w_down, gate, n, f(layout_.delta)));
     return {};
   }
 
@@ -240,8 +243,7 @@ class CudaBackend final : public Backend {
     TK_CUDA_TRY(cuda::launch_rms_norm(f(layout_.x), nullptr, rows, weights_.output_norm,
                                       f(layout_.xb), num_logits, spec_.dim, spec_.rms_eps,
                                       stream_));
-    TK_CUDA_TRY(cuda::launch_matmul(weights_.output, f(layout_.xb), num_logits, f(layout_.logits),
-                                    stream_));
+    TK_TRY(gemm_.run(weights_.output, f(layout_.xb), num_logits, f(layout_.logits)));
     TK_CUDA_TRY(cudaMemcpyAsync(logits.data(), f(layout_.logits),
                                 num_logits * spec_.vocab_size * sizeof(float),
                                 cudaMemcpyDeviceToHost, stream_));
@@ -256,7 +258,8 @@ class CudaBackend final : public Backend {
   WorkspaceLayout layout_;
   cudaStream_t stream_ = nullptr;
   cuda::DeviceWeights weights_;
-  DeviceMemory kv_;  // per layer l: K at 2l, V at 2l + 1 (layer_pool_floats_ each)
+  cuda::PrefillGemm gemm_;  // released before stream_ is destroyed
+  DeviceMemory kv_;         // per layer l: K at 2l, V at 2l + 1 (layer_pool_floats_ each)
   int64_t layer_pool_floats_ = 0;
   DeviceMemory ws_;
   DeviceMemory tables_;
@@ -318,7 +321,8 @@ CudaMemoryPlan plan_cuda_memory(const Model& model, const CudaBackendOptions& op
   plan.workspace_bytes =
       static_cast<int64_t>(
           workspace_layout(model.spec(), std::max(1, options.max_step_tokens)).bytes) +
-      static_cast<int64_t>(kv.num_blocks + options.max_step_tokens + 64) * 4;
+      static_cast<int64_t>(kv.num_blocks + options.max_step_tokens + 64) * 4 +
+      static_cast<int64_t>(cuda::PrefillGemm::kScratchBytes);
   return plan;
 }
 

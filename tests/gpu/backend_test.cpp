@@ -52,7 +52,12 @@ std::unique_ptr<Backend> cpu_backend(std::shared_ptr<const Model> model, int32_t
   return b.ok() ? std::move(b).value() : nullptr;
 }
 
-const std::vector<int32_t> kTokens = {1, 17, 42, 5, 63, 8, 8, 30, 2, 11, 50, 3, 27, 19, 33, 4, 60};
+// 40 tokens: one step of them goes through the prefill GEMM (>= 16 tokens).
+const std::vector<int32_t> kTokens = [] {
+  std::vector<int32_t> t = {1};
+  for (int32_t i = 1; i < 40; ++i) t.push_back((i * 37 + 11) % 64);
+  return t;
+}();
 
 struct TypeCase {
   TensorType type;

@@ -16,9 +16,11 @@
 #include "cpu/rope.h"
 #include "cuda/add_bias.cuh"
 #include "cuda/attention.cuh"
+#include "cuda/dequantize.cuh"
 #include "cuda/embedding.cuh"
 #include "cuda/kv_store.cuh"
 #include "cuda/matmul.cuh"
+#include "cuda/prefill_gemm.h"
 #include "cuda/residual_add.cuh"
 #include "cuda/rms_norm.cuh"
 #include "cuda/rope.cuh"
@@ -113,6 +115,77 @@ INSTANTIATE_TEST_SUITE_P(AllTypes, MatmulTest, ::testing::ValuesIn(matmul_cases(
                                   std::to_string(c.rows) + "_n" + std::to_string(c.n) + "_t" +
                                   std::to_string(c.num_tokens);
                          });
+
+// y = x · W^T against the double product of the dequantized weights, for a
+// matrix and token count (n, rows, tokens).
+void expect_product(const Matrix& m, const std::vector<float>& x, const std::vector<float>& y,
+                    int64_t rows, int64_t n, int64_t num_tokens) {
+  for (int64_t t = 0; t < num_tokens; ++t) {
+    for (int64_t r = 0; r < rows; ++r) {
+      double exact = 0, magnitude = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        const double p = static_cast<double>(m.values[r * n + i]) * x[t * n + i];
+        exact += p;
+        magnitude += std::abs(p);
+      }
+      const float got = y[t * rows + r];
+      ASSERT_TRUE(std::isfinite(got)) << "token " << t << " row " << r << " not written";
+      ASSERT_NEAR(got, exact, 2e-6 * magnitude + 1e-6) << "token " << t << " row " << r;
+    }
+  }
+}
+
+class DequantizeGemmTest : public ::testing::TestWithParam<TensorType> {};
+
+TEST_P(DequantizeGemmTest, DequantizeMatchesCpuAndGemmMatchesProduct) {
+  TK_REQUIRE_CUDA_DEVICE();
+  const TensorType type = GetParam();
+  const int64_t bs = traits(type).block_size;
+  const int64_t n = bs == 1 ? 172 : 4 * bs, rows = 45;
+  const Matrix m = random_matrix(type, rows, n, 21);
+  DeviceArray<uint8_t> dw(m.bytes);
+  const cuda::MatmulWeight w{dw.get(), type, rows, n, m.row_bytes};
+  // Rows 3..44 only: the first 3 * n floats stay NaN.
+  DeviceArray<float> dq(rows * n);
+  TK_EXPECT_CUDA_OK(cuda::launch_dequantize(w, 3, rows - 3, dq.get() + 3 * n, nullptr));
+  const std::vector<float> q = dq.download();
+  EXPECT_EQ(gpu_testing::count_non_finite(q), static_cast<size_t>(3 * n));
+  for (int64_t i = 3 * n; i < rows * n; ++i)
+    ASSERT_NEAR(q[i], m.values[i], 1e-6 * std::abs(m.values[i])) << i;
+
+  cuda::PrefillGemm gemm;
+  ASSERT_TRUE(gemm.init(nullptr).ok());
+  for (int64_t tokens : {3, 16, 40}) {
+    const std::vector<float> x = random_floats(tokens * n, 5 + tokens);
+    DeviceArray<float> dx(x), dy(tokens * rows);
+    Status s = gemm.run(w, dx.get(), tokens, dy.get());
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    expect_product(m, x, dy.download(), rows, n, tokens);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllTypes, DequantizeGemmTest,
+                         ::testing::Values(TensorType::F32, TensorType::F16, TensorType::BF16,
+                                           TensorType::Q8_0, TensorType::Q4_0, TensorType::Q4_K,
+                                           TensorType::Q6_K),
+                         [](const auto& info) {
+                           return std::string(tensor_type_name(info.param));
+                         });
+
+// More rows than one scratch slab holds (64 MiB / (4096 * 4 B) = 4096 rows).
+TEST(CudaOps, PrefillGemmSplitsLargeMatricesIntoSlabs) {
+  TK_REQUIRE_CUDA_DEVICE();
+  const int64_t rows = 4500, n = 4096, tokens = 16;
+  const Matrix m = random_matrix(TensorType::Q8_0, rows, n, 33);
+  const std::vector<float> x = random_floats(tokens * n, 34);
+  DeviceArray<uint8_t> dw(m.bytes);
+  DeviceArray<float> dx(x), dy(tokens * rows);
+  cuda::PrefillGemm gemm;
+  ASSERT_TRUE(gemm.init(nullptr).ok());
+  const cuda::MatmulWeight w{dw.get(), TensorType::Q8_0, rows, n, m.row_bytes};
+  ASSERT_TRUE(gemm.run(w, dx.get(), tokens, dy.get()).ok());
+  expect_product(m, x, dy.download(), rows, n, tokens);
+}
 
 class EmbeddingTest : public ::testing::TestWithParam<TensorType> {};
 

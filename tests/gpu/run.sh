@@ -19,10 +19,16 @@ for lib in "$CARRY"/lib/*; do
   if ! ldconfig -p | grep -q "$name"; then ln -sf "$lib" /tmp/tk-lib/"$name"; echo "using carried $name"; fi
 done
 export LD_LIBRARY_PATH=/tmp/tk-lib:${LD_LIBRARY_PATH:-}
+# cuBLAS stays shared: find it where the toolkit put it if the loader does not.
+if ! ldconfig -p | grep -q libcublas.so.13; then
+  for d in /usr/local/cuda/lib64 /usr/local/cuda/lib /usr/local/cuda/targets/x86_64-linux/lib /usr/lib/x86_64-linux-gnu; do
+    [ -e "$d/libcublas.so.13" ] && export LD_LIBRARY_PATH=$LD_LIBRARY_PATH:$d && break
+  done
+fi
 
 {
   date -u; nvidia-smi --query-gpu=name,memory.total,memory.used,clocks.sm,clocks.mem --format=csv
-  for b in "$BIN"/*; do echo "== $b"; ldd "$b" | grep -E "not found|fmt|pcre|cuda|cublas"; done
+  for b in "$BIN"/*; do echo "== $b"; ldd "$b" | grep -E "not found|fmt|pcre|sentencepiece|cudart|cublas"; done
 } 2>&1 | tee "$OUT/env.txt"
 
 echo "== gpu tests"

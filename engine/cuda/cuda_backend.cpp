@@ -198,9 +198,9 @@ class CudaBackend final : public Backend {
           *v = f(layout_.v);
     TK_CUDA_TRY(cuda::launch_rms_norm(x, pending, nullptr, w.attn_norm, xb, n, spec_.dim,
                                       spec_.rms_eps, stream_));
-    TK_TRY(gemm_.run(w.wq, xb, n, q));
-    TK_TRY(gemm_.run(w.wk, xb, n, k));
-    TK_TRY(gemm_.run(w.wv, xb, n, v));
+    const cuda::MatmulWeight qkv[3] = {w.wq, w.wk, w.wv};
+    float* const qkv_out[3] = {q, k, v};
+    TK_TRY(gemm_.run_group(qkv, qkv_out, 3, xb, n));
     if (w.bq) {
       TK_CUDA_TRY(cuda::launch_add_bias(q, w.bq, n, spec_.q_dim(), stream_));
       TK_CUDA_TRY(cuda::launch_add_bias(k, w.bk, n, spec_.kv_dim(), stream_));
@@ -228,8 +228,9 @@ class CudaBackend final : public Backend {
     float *xb = f(layout_.xb), *gate = f(layout_.gate), *up = f(layout_.up);
     TK_CUDA_TRY(cuda::launch_rms_norm(f(layout_.x), f(layout_.delta), nullptr, w.ffn_norm, xb, n,
                                       spec_.dim, spec_.rms_eps, stream_));
-    TK_TRY(gemm_.run(w.w_gate, xb, n, gate));
-    TK_TRY(gemm_.run(w.w_up, xb, n, up));
+    const cuda::MatmulWeight gate_up[2] = {w.w_gate, w.w_up};
+    float* const gate_up_out[2] = {gate, up};
+    TK_TRY(gemm_.run_group(gate_up, gate_up_out, 2, xb, n));
     TK_CUDA_TRY(cuda::launch_swiglu(gate, up, n * spec_.hidden_dim, stream_));
     TK_TRY(gemm_.run(w.w_down, gate, n, f(layout_.delta)));
     return {};

@@ -29,17 +29,32 @@ __device__ __forceinline__ float dot_chunk(const float* w, const float* x, int64
   return acc;
 }
 
-// grid (ceil(rows / 4), ceil(num_tokens / NT)), block 128 = 4 warps.
+// Up to kMaxMatmulGroup weights of one type and row length sharing the input x:
+// the grid's x dimension walks the row blocks of weight 0, then weight 1, ...
+struct MatmulGroup {
+  const uint8_t* data[kMaxMatmulGroup];
+  size_t row_bytes[kMaxMatmulGroup];
+  int64_t rows[kMaxMatmulGroup];
+  float* y[kMaxMatmulGroup];
+  unsigned first_block[kMaxMatmulGroup + 1];  // row-block ranges per weight
+  int count;
+};
+
+// grid (sum of ceil(rows_g / 4), ceil(num_tokens / NT)), block 128 = 4 warps.
 template <TensorType T, int NT>
 __global__ void __launch_bounds__(kWarpsPerBlock* kWarpSize)
-    matmul_kernel(const uint8_t* w_data, size_t row_bytes, int64_t rows, int64_t n, const float* x,
-                  int64_t num_tokens, float* y) {
+    matmul_kernel(MatmulGroup group, int64_t n, const float* x, int64_t num_tokens) {
+  int g = 0;
+  while (g + 1 < group.count && blockIdx.x >= group.first_block[g + 1]) ++g;
   const int lane = threadIdx.x % kWarpSize;
-  const int64_t r = blockIdx.x * static_cast<int64_t>(kWarpsPerBlock) + threadIdx.x / kWarpSize;
+  const int64_t rows = group.rows[g];
+  const int64_t r = (blockIdx.x - group.first_block[g]) * static_cast<int64_t>(kWarpsPerBlock) +
+                    threadIdx.x / kWarpSize;
   if (r >= rows) return;
   const int64_t t0 = static_cast<int64_t>(blockIdx.y) * NT;
   const int num_t = static_cast<int>(num_tokens - t0 < NT ? num_tokens - t0 : NT);
-  const uint8_t* row = w_data + r * row_bytes;
+  const uint8_t* row = group.data[g] + r * group.row_bytes[g];
+  float* y = group.y[g];
   float acc[NT];
 #pragma unroll
   for (int t = 0; t < NT; ++t) acc[t] = 0.0f;
@@ -59,25 +74,45 @@ __global__ void __launch_bounds__(kWarpsPerBlock* kWarpSize)
 
 }  // namespace
 
-cudaError_t launch_matmul(const MatmulWeight& w, const float* x, int64_t num_tokens, float* y,
-                          cudaStream_t stream) {
-  if (num_tokens == 0 || w.rows == 0) return cudaSuccess;
+cudaError_t launch_matmul_group(const MatmulWeight* weights, float* const* ys, int count,
+                                const float* x, int64_t num_tokens, cudaStream_t stream) {
+  if (count < 1 || count > kMaxMatmulGroup) return cudaErrorInvalidValue;
+  if (num_tokens == 0) return cudaSuccess;
+  MatmulGroup group{};
+  group.count = count;
+  unsigned num_blocks = 0;
+  for (int g = 0; g < count; ++g) {
+    const MatmulWeight& w = weights[g];
+    if (w.type != weights[0].type || w.row_length != weights[0].row_length)
+      return cudaErrorInvalidValue;
+    group.data[g] = static_cast<const uint8_t*>(w.data);
+    group.row_bytes[g] = w.row_bytes;
+    group.rows[g] = w.rows;
+    group.y[g] = ys[g];
+    group.first_block[g] = num_blocks;
+    num_blocks += static_cast<unsigned>((w.rows + kWarpsPerBlock - 1) / kWarpsPerBlock);
+  }
+  group.first_block[count] = num_blocks;
+  if (num_blocks == 0) return cudaSuccess;
+  const int64_t n = weights[0].row_length;
   const dim3 block(kWarpsPerBlock * kWarpSize);
-  const auto* data = static_cast<const uint8_t*>(w.data);
-  const bool ok = dispatch_weight_type(w.type, [&](auto tag) {
+  const bool ok = dispatch_weight_type(weights[0].type, [&](auto tag) {
     constexpr TensorType T = decltype(tag)::value;
-    const unsigned gx = static_cast<unsigned>((w.rows + kWarpsPerBlock - 1) / kWarpsPerBlock);
     if (num_tokens == 1) {
-      matmul_kernel<T, 1><<<dim3(gx, 1), block, 0, stream>>>(data, w.row_bytes, w.rows,
-                                                             w.row_length, x, num_tokens, y);
+      matmul_kernel<T, 1><<<dim3(num_blocks, 1), block, 0, stream>>>(group, n, x, num_tokens);
     } else {
       const unsigned gy = static_cast<unsigned>((num_tokens + kTokensPerPass - 1) / kTokensPerPass);
-      matmul_kernel<T, kTokensPerPass><<<dim3(gx, gy), block, 0, stream>>>(
-          data, w.row_bytes, w.rows, w.row_length, x, num_tokens, y);
+      matmul_kernel<T, kTokensPerPass>
+          <<<dim3(num_blocks, gy), block, 0, stream>>>(group, n, x, num_tokens);
     }
   });
   if (!ok) return cudaErrorInvalidValue;
   return cudaGetLastError();
+}
+
+cudaError_t launch_matmul(const MatmulWeight& w, const float* x, int64_t num_tokens, float* y,
+                          cudaStream_t stream) {
+  return launch_matmul_group(&w, &y, 1, x, num_tokens, stream);
 }
 
 }  // namespace tokamak::cuda

@@ -24,8 +24,16 @@ struct MatmulWeight {
   size_t row_bytes = 0;
 };
 
+inline constexpr int kMaxMatmulGroup = 3;
+
 // cudaErrorInvalidValue for types the kernels do not handle.
 cudaError_t launch_matmul(const MatmulWeight& w, const float* x, int64_t num_tokens, float* y,
                           cudaStream_t stream);
+
+// ys[g] (num_tokens, weights[g].rows) = x · weights[g]^T for g < count
+// (<= kMaxMatmulGroup) in one launch (q/k/v, gate/up). The weights must
+// share type and row length (else cudaErrorInvalidValue).
+cudaError_t launch_matmul_group(const MatmulWeight* weights, float* const* ys, int count,
+                                const float* x, int64_t num_tokens, cudaStream_t stream);
 
 }  // namespace tokamak::cuda

@@ -50,4 +50,18 @@ Status PrefillGemm::run(const MatmulWeight& w, const float* x, int64_t num_token
   return {};
 }
 
+Status PrefillGemm::run_group(const MatmulWeight* weights, float* const* ys, int count,
+                              const float* x, int64_t num_tokens) {
+  bool same = true;
+  for (int g = 1; g < count; ++g)
+    same = same && weights[g].type == weights[0].type &&
+           weights[g].row_length == weights[0].row_length;
+  if (num_tokens < kMinTokens && same) {
+    TK_CUDA_TRY(launch_matmul_group(weights, ys, count, x, num_tokens, stream_));
+    return {};
+  }
+  for (int g = 0; g < count; ++g) TK_TRY(run(weights[g], x, num_tokens, ys[g]));
+  return {};
+}
+
 }  // namespace tokamak::cuda

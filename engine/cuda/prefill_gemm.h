@@ -34,6 +34,10 @@ class PrefillGemm {
   // y = x · W^T on the stream: GEMM when num_tokens >= kMinTokens, else the
   // matmul kernel.
   Status run(const MatmulWeight& w, const float* x, int64_t num_tokens, float* y);
+  // The same for several weights on one x: one grouped matmul launch when
+  // the step is small and the weights share type and row length.
+  Status run_group(const MatmulWeight* weights, float* const* ys, int count, const float* x,
+                   int64_t num_tokens);
 
  private:
   cudaStream_t stream_ = nullptr;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <numeric>
 #include <vector>
 
@@ -133,6 +134,46 @@ void expect_product(const Matrix& m, const std::vector<float>& x, const std::vec
       ASSERT_NEAR(got, exact, 2e-6 * magnitude + 1e-6) << "token " << t << " row " << r;
     }
   }
+}
+
+// q/k/v-like groups: three weights of different row counts in one launch,
+// each output exactly as its own launch_matmul gives it.
+TEST(CudaOps, MatmulGroupEqualsSeparateProducts) {
+  TK_REQUIRE_CUDA_DEVICE();
+  for (TensorType type : {TensorType::Q4_K, TensorType::F16, TensorType::Q8_0}) {
+    const int64_t n = 512;
+    const int64_t rows[3] = {64, 17, 33};
+    std::vector<Matrix> ms;
+    std::vector<std::unique_ptr<DeviceArray<uint8_t>>> dws;
+    cuda::MatmulWeight ws[3];
+    for (int g = 0; g < 3; ++g) {
+      ms.push_back(random_matrix(type, rows[g], n, 40 + g));
+      dws.push_back(std::make_unique<DeviceArray<uint8_t>>(ms[g].bytes));
+      ws[g] = {dws[g]->get(), type, rows[g], n, ms[g].row_bytes};
+    }
+    for (int64_t tokens : {1, 5, 11}) {
+      const std::vector<float> x = random_floats(tokens * n, 50 + tokens);
+      DeviceArray<float> dx(x), y0(tokens * rows[0]), y1(tokens * rows[1]), y2(tokens * rows[2]);
+      float* const ys[3] = {y0.get(), y1.get(), y2.get()};
+      TK_EXPECT_CUDA_OK(cuda::launch_matmul_group(ws, ys, 3, dx.get(), tokens, nullptr));
+      const std::vector<float> got[3] = {y0.download(), y1.download(), y2.download()};
+      for (int g = 0; g < 3; ++g) {
+        DeviceArray<float> single(tokens * rows[g]);
+        TK_EXPECT_CUDA_OK(cuda::launch_matmul(ws[g], dx.get(), tokens, single.get(), nullptr));
+        EXPECT_EQ(got[g], single.download()) << tensor_type_name(type) << " weight " << g;
+        expect_product(ms[g], x, got[g], rows[g], n, tokens);
+      }
+    }
+  }
+  // Mixed types cannot share a launch.
+  const Matrix a = random_matrix(TensorType::Q8_0, 4, 64, 1),
+               b = random_matrix(TensorType::F16, 4, 64, 2);
+  DeviceArray<uint8_t> da(a.bytes), db(b.bytes);
+  DeviceArray<float> dx(64), y(8);
+  const cuda::MatmulWeight mixed[2] = {{da.get(), TensorType::Q8_0, 4, 64, a.row_bytes},
+                                       {db.get(), TensorType::F16, 4, 64, b.row_bytes}};
+  float* const ys[2] = {y.get(), y.get() + 4};
+  EXPECT_EQ(cuda::launch_matmul_group(mixed, ys, 2, dx.get(), 1, nullptr), cudaErrorInvalidValue);
 }
 
 class DequantizeGemmTest : public ::testing::TestWithParam<TensorType> {};

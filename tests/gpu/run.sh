@@ -39,7 +39,7 @@ grep -E "^\[  (PASSED|FAILED|SKIPPED) |FAILED|tests ran" "$OUT/gpu_tests.log" | 
 
 echo "== decode bench"
 # Random-weight models of real shapes, synthesized there (never shipped).
-for spec in ${BENCH_MODELS:-tinyllama-1.1b:q4_0 tinyllama-1.1b:q8_0 tinyllama-1.1b:f16 llama2-7b:q4_0}; do
+for spec in ${BENCH_MODELS:-tinyllama-1.1b:q4_0 tinyllama-1.1b:q8_0 tinyllama-1.1b:f16 llama2-7b:q4_0 llama2-7b:q8_0 llama2-7b:q4_k_m}; do
   echo "-- $spec" | tee -a "$OUT/bench.log"
   timeout 150 "$BIN/gpu_decode_bench" "synth:$spec" 128 128 2>&1 | tee -a "$OUT/bench.log"
 done

@@ -37,9 +37,24 @@ TOKAMAK_GPU_DATA=$CARRY/data timeout 240 "$BIN/gpu_cuda_tests" \
 echo "gpu_cuda_tests exit code $?" | tee -a "$OUT/gpu_tests.log"
 grep -E "^\[  (PASSED|FAILED|SKIPPED) |FAILED|tests ran" "$OUT/gpu_tests.log" | head -40
 
+echo "== decode kernels"
+timeout 60 "$BIN/gpu_decode_bench" --kernels 2>&1 | tee "$OUT/kernels.log"
+
 echo "== decode bench"
 # Random-weight models of real shapes, synthesized there (never shipped).
 for spec in ${BENCH_MODELS:-tinyllama-1.1b:q4_0 tinyllama-1.1b:q8_0 tinyllama-1.1b:f16 llama2-7b:q4_0 llama2-7b:q8_0 llama2-7b:q4_k_m}; do
   echo "-- $spec" | tee -a "$OUT/bench.log"
   timeout 150 "$BIN/gpu_decode_bench" "synth:$spec" 128 128 2>&1 | tee -a "$OUT/bench.log"
 done
+
+echo "== compute-sanitizer (memcheck, backend and attention tests)"
+CS=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null)
+if [ -n "$CS" ]; then
+  TOKAMAK_GPU_DATA=$CARRY/data timeout 120 "$CS" --tool memcheck --error-exitcode 3 \
+    "$BIN/gpu_cuda_tests" --gtest_filter='CudaBackend.*:*Attention*:*SynthModels*tiny_q4_k_m*' \
+    > "$OUT/memcheck.log" 2>&1
+  echo "memcheck exit code $?"
+  grep -E "ERROR SUMMARY|PASSED|FAILED" "$OUT/memcheck.log" | head -5
+else
+  echo "compute-sanitizer not found"
+fi

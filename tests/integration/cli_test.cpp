@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "gguf/gguf_writer.h"
+#include "scratch_dir.h"
 
 #ifndef TOKAMAK_CLI
 #define TOKAMAK_CLI ""
@@ -44,7 +45,7 @@ std::string read_file(const std::string& path) {
 }
 
 fs::path scratch() {
-  fs::path dir = fs::path(TOKAMAK_TEST_TMP) / "cli_test";
+  fs::path dir = ::tokamak::test::scratch_dir("cli_test");
   fs::create_directories(dir);
   return dir;
 }

@@ -27,6 +27,7 @@
 #include "cpu/sequence_logits.h"
 #include "gguf/gguf_file.h"
 #include "model/model.h"
+#include "scratch_dir.h"
 
 namespace tokamak {
 namespace {
@@ -38,7 +39,7 @@ using json = nlohmann::json;
 // generated into a temporary folder and renamed into place, keyed by the
 // script's text so an edited script regenerates it.
 const std::string kScript = std::string(TOKAMAK_SOURCE_DIR) + "/tests/reference/make_hf_fixture.py";
-const std::string kOut = std::string(TOKAMAK_TEST_TMP) + "/convert_hf";
+const std::string kOut = ::tokamak::test::scratch_dir("convert_hf");
 
 std::string fixture_dir() {
   static const std::string dir = [] {

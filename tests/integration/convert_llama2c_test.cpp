@@ -18,6 +18,7 @@
 #include "gguf/gguf_file.h"
 #include "model/model.h"
 #include "quant/quant.h"
+#include "scratch_dir.h"
 
 namespace tokamak {
 namespace {
@@ -26,7 +27,7 @@ namespace fs = std::filesystem;
 const std::string kDir = std::string(TOKAMAK_SHARED_DATA) + "/models/aidreams260K/";
 const std::string kCheckpoint = kDir + "aidreams260K.bin";
 const std::string kTokenizer = kDir + "tok512.bin";
-const std::string kTmp = std::string(TOKAMAK_TEST_TMP) + "/convert_llama2c";
+const std::string kTmp = ::tokamak::test::scratch_dir("convert_llama2c");
 constexpr int32_t kBos = 1;
 
 std::vector<int32_t> expected_ids() {

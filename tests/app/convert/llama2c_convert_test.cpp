@@ -13,6 +13,7 @@
 
 #include "convert/convert.h"
 #include "gguf/gguf_file.h"
+#include "scratch_dir.h"
 
 namespace tokamak {
 namespace {
@@ -46,7 +47,7 @@ TEST(Llama2cConvert, GqaAndOwnClassifierLandInTheRightTensors) {
   regions.push_back({"output.weight", int64_t{vocab} * dim});
 
   // Value j of region r: r + j / 2^18, exact in f32 (r < 32, j < 2^14).
-  const std::string dir = std::string(TOKAMAK_TEST_TMP) + "/llama2c_gqa";
+  const std::string dir = ::tokamak::test::scratch_dir("llama2c_gqa");
   fs::create_directories(dir);
   const std::string ckpt = dir + "/gqa.bin";
   {

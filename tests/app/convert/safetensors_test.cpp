@@ -11,12 +11,13 @@
 #include <vector>
 
 #include "core/half.h"
+#include "scratch_dir.h"
 
 namespace tokamak {
 namespace {
 
 namespace fs = std::filesystem;
-const std::string kTmp = std::string(TOKAMAK_TEST_TMP) + "/safetensors_unit";
+const std::string kTmp = ::tokamak::test::scratch_dir("safetensors_unit");
 
 std::string write_file(const std::string& name, const std::string& header,
                        const std::vector<uint8_t>& data) {

@@ -22,6 +22,7 @@
 #include "gguf/gguf_file.h"
 #include "model/model.h"
 #include "model/model_spec.h"
+#include "scratch_dir.h"
 #include "synth/byte_vocab.h"
 #include "tokenizer/tokenizer.h"
 
@@ -29,7 +30,7 @@ namespace tokamak {
 namespace {
 
 namespace fs = std::filesystem;
-const std::string kTmp = std::string(TOKAMAK_TEST_TMP) + "/synth";
+const std::string kTmp = ::tokamak::test::scratch_dir("synth");
 
 Result<SynthReport> run(const std::string& preset, const std::string& mix, const std::string& out,
                         uint64_t seed = 1, int threads = 2) {

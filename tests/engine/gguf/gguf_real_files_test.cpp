@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "gguf_test_util.h"
+#include "scratch_dir.h"
 
 namespace tokamak::gguf {
 namespace {
@@ -152,7 +153,7 @@ bool have_gguf_py() { return std::system("python3 -c 'import gguf' > /dev/null 2
 
 // Runs dump_gguf.py on `path`; fails the test on any problem.
 json dump_with_gguf_py(const std::string& path, const std::string& tag) {
-  const std::string out = std::string(TOKAMAK_TEST_TMP) + "/gguf_py_" + tag + ".json";
+  const std::string out = ::tokamak::test::scratch_dir("gguf_real") + "/gguf_py_" + tag + ".json";
   const std::string err = out + ".err";
   const std::string cmd = "python3 '" + std::string(TOKAMAK_SOURCE_DIR) +
                           "/tests/engine/gguf/dump_gguf.py' '" + path + "' > '" + out + "' 2> '" +
@@ -285,7 +286,7 @@ TEST_F(GgufPyCrossCheck, Llama3BpeVocab) {
 // Our reader on a file gguf-py's GGUFWriter wrote: every value type and
 // arrays of arrays, which the real model files do not use.
 TEST_F(GgufPyCrossCheck, ReadsFileWrittenByGgufPy) {
-  const std::string path = std::string(TOKAMAK_TEST_TMP) + "/written_by_gguf_py.gguf";
+  const std::string path = ::tokamak::test::scratch_dir("gguf_real") + "/written_by_gguf_py.gguf";
   const std::string cmd = "python3 '" + std::string(TOKAMAK_SOURCE_DIR) +
                           "/tests/engine/gguf/make_gguf_py_file.py' '" + path + "'";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
@@ -361,8 +362,8 @@ TEST_F(GgufPyCrossCheck, WriterOutputReadByGgufPy) {
                    std::vector<uint8_t>(static_cast<size_t>(n / tr.block_size) * tr.type_size,
                                         static_cast<uint8_t>(i)));
     }
-    const std::string path = std::string(TOKAMAK_TEST_TMP) + "/writer_v" + std::to_string(version) +
-                             "_a" + std::to_string(alignment) + ".gguf";
+    const std::string path = ::tokamak::test::scratch_dir("gguf_real") + "/writer_v" +
+                             std::to_string(version) + "_a" + std::to_string(alignment) + ".gguf";
     ASSERT_TRUE(w.write(path).ok());
     auto f = open_or_die(path);
     ASSERT_NE(f, nullptr);

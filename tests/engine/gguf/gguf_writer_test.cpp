@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "gguf_test_util.h"
+#include "scratch_dir.h"
 
 namespace tokamak::gguf {
 namespace {
@@ -17,7 +18,9 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-std::string tmp_path(const std::string& name) { return std::string(TOKAMAK_TEST_TMP) + "/" + name; }
+std::string tmp_path(const std::string& name) {
+  return ::tokamak::test::scratch_dir("gguf_writer") + "/" + name;
+}
 
 std::vector<uint8_t> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

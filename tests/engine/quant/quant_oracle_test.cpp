@@ -18,6 +18,7 @@
 #include "core/half.h"
 #include "quant/quant.h"
 #include "quant_test_util.h"
+#include "scratch_dir.h"
 
 namespace tokamak::quant {
 namespace {
@@ -154,7 +155,7 @@ bool gguf_py_available() {
 
 TEST(QuantOracle, MatchesGgufPy) {
   if (!gguf_py_available()) GTEST_SKIP() << "python3 with the gguf module is not available";
-  OracleDir dir(fs::path(TOKAMAK_TEST_TMP) / "quant_oracle");
+  OracleDir dir(fs::path(::tokamak::test::scratch_dir("quant_oracle")));
   const int rows = 8, cols32 = 256 * 3 + 32, cols256 = 256 * 5;
   const auto m32 = test_matrix(rows, cols32, 1);
   const auto m256 = test_matrix(rows, cols256, 2);

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "aidreams.h"
 #include "cpu/cpu_backend.h"
 #include "cpu/sequence_logits.h"
 #include "model/model.h"
@@ -20,14 +21,6 @@ namespace {
 
 const std::string kDir = std::string(TOKAMAK_SHARED_DATA) + "/models/aidreams260K/";
 constexpr int32_t kBos = 1;
-
-std::vector<int32_t> expected_ids() {
-  std::ifstream in(kDir + "greedy_from_bos.txt");
-  std::vector<int32_t> ids;
-  int32_t id;
-  while (in >> id) ids.push_back(id);
-  return ids;
-}
 
 int32_t argmax(const float* row, int32_t n) {
   return static_cast<int32_t>(std::max_element(row, row + n) - row);
@@ -102,7 +95,7 @@ TEST(AidreamsGreedy, ModelSpecMatchesTheCheckpoint) {
 }
 
 TEST(AidreamsGreedy, TokenByTokenDecodeMatchesLlama2c) {
-  const std::vector<int32_t> expected = expected_ids();
+  const std::vector<int32_t> expected = ::tokamak::test::aidreams_greedy_ids();
   ASSERT_EQ(expected.size(), 127u);
   auto model = load_model();
   ASSERT_TRUE(model);
@@ -117,7 +110,7 @@ TEST(AidreamsGreedy, TokenByTokenDecodeMatchesLlama2c) {
 }
 
 TEST(AidreamsGreedy, OnePrefillGivesTheSameArgmaxAtEveryPosition) {
-  const std::vector<int32_t> expected = expected_ids();
+  const std::vector<int32_t> expected = ::tokamak::test::aidreams_greedy_ids();
   auto model = load_model();
   ASSERT_TRUE(model);
   std::vector<int32_t> input = {kBos};
@@ -137,7 +130,7 @@ TEST(AidreamsGreedy, OnePrefillGivesTheSameArgmaxAtEveryPosition) {
 }
 
 TEST(AidreamsGreedy, PrefillLogitsEqualDecodeLogits) {
-  const std::vector<int32_t> expected = expected_ids();
+  const std::vector<int32_t> expected = ::tokamak::test::aidreams_greedy_ids();
   auto model = load_model();
   ASSERT_TRUE(model);
   std::vector<int32_t> input = {kBos};
@@ -160,7 +153,7 @@ TEST(AidreamsGreedy, PrefillLogitsEqualDecodeLogits) {
 // token per step while B is fed the expected ids in chunks of 9 (a prefill
 // running beside a decode), and both must see exactly the expected ids.
 TEST(AidreamsGreedy, TwoSequencesInterleavedInOneStep) {
-  const std::vector<int32_t> expected = expected_ids();
+  const std::vector<int32_t> expected = ::tokamak::test::aidreams_greedy_ids();
   auto model = load_model();
   ASSERT_TRUE(model);
   std::vector<int32_t> input = {kBos};

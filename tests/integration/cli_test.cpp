@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "aidreams.h"
 #include "gguf/gguf_writer.h"
 #include "scratch_dir.h"
 
@@ -105,8 +106,7 @@ TEST_F(Cli, Version) {
 TEST_F(Cli, RunGreedyJsonGivesTheReferenceIds) {
   const CliRun r = run_cli({"run", kAidreams, "--temp", "0", "-n", "20", "-p", "", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const std::vector<int32_t> expected =
-      parse_ids(read_file(kData + "/models/aidreams260K/greedy_from_bos.txt"));
+  const std::vector<int32_t> expected = ::tokamak::test::aidreams_greedy_ids();
   ASSERT_GE(expected.size(), 20u);
   std::vector<int32_t> ids;
   std::string text;
@@ -299,7 +299,7 @@ TEST_F(Cli, ConvertThenRunGivesTheReferenceIds) {
   EXPECT_NE(c.out.find("wrote "), std::string::npos) << c.out;
   const CliRun r = run_cli({"run", out, "--temp", "0", "-n", "30", "-p", "", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const std::vector<int32_t> expected = parse_ids(read_file(dir + "/greedy_from_bos.txt"));
+  const std::vector<int32_t> expected = ::tokamak::test::aidreams_greedy_ids();
   EXPECT_EQ(json_token_ids(r.out), std::vector<int32_t>(expected.begin(), expected.begin() + 30));
 }
 

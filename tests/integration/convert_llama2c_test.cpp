@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "aidreams.h"
 #include "convert/convert.h"
 #include "core/half.h"
 #include "cpu/cpu_backend.h"
@@ -29,14 +30,6 @@ const std::string kCheckpoint = kDir + "aidreams260K.bin";
 const std::string kTokenizer = kDir + "tok512.bin";
 const std::string kTmp = ::tokamak::test::scratch_dir("convert_llama2c");
 constexpr int32_t kBos = 1;
-
-std::vector<int32_t> expected_ids() {
-  std::ifstream in(kDir + "greedy_from_bos.txt");
-  std::vector<int32_t> ids;
-  int32_t id;
-  while (in >> id) ids.push_back(id);
-  return ids;
-}
 
 Result<ConvertReport> convert_to(const std::string& mix, const std::string& out) {
   fs::create_directories(kTmp);
@@ -93,7 +86,7 @@ TEST(ConvertLlama2c, F32GreedyMatchesLlama2c) {
   EXPECT_EQ(report->type_counts.at("F32"), 38);
   // The checkpoint's 233,024 floats less the unused freq_cis tables (2 x 128 x 8).
   EXPECT_EQ(report->num_params, 233024 - 2048);
-  const std::vector<int32_t> expected = expected_ids();
+  const std::vector<int32_t> expected = ::tokamak::test::aidreams_greedy_ids();
   ASSERT_EQ(expected.size(), 127u);
   EXPECT_EQ(greedy(out, 127), expected);
 }
@@ -153,7 +146,7 @@ TEST(ConvertLlama2c, TensorsEqualLlamaCppConversion) {
 // Half precision and Q8_0 follow the same path up to llama2.c's fp16 tie at
 // output 71 (see the data README).
 TEST(ConvertLlama2c, F16AndQ8_0GreedyMatchTheFirst71) {
-  const std::vector<int32_t> expected = expected_ids();
+  const std::vector<int32_t> expected = ::tokamak::test::aidreams_greedy_ids();
   for (const char* mix : {"f16", "q8_0"}) {
     SCOPED_TRACE(mix);
     const std::string out = kTmp + "/aidreams-" + mix + ".gguf";

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "aidreams.h"
 #include "cpu/cpu_backend.h"
 #include "generate/generator.h"
 #include "model/model.h"
@@ -15,14 +16,6 @@ namespace tokamak {
 namespace {
 
 const std::string kDir = std::string(TOKAMAK_SHARED_DATA) + "/models/aidreams260K";
-
-std::vector<int32_t> reference_ids() {
-  std::ifstream f(kDir + "/greedy_from_bos.txt");
-  std::vector<int32_t> ids;
-  int32_t id;
-  while (f >> id) ids.push_back(id);
-  return ids;
-}
 
 struct Aidreams {
   std::shared_ptr<const Model> model;
@@ -57,7 +50,7 @@ SamplingParams greedy() {
 }
 
 TEST(GeneratorAidreams, GreedyFromBosMatchesTheReference) {
-  const std::vector<int32_t> expected = reference_ids();
+  const std::vector<int32_t> expected = ::tokamak::test::aidreams_greedy_ids();
   ASSERT_EQ(expected.size(), 127u);
   Aidreams a;
   ASSERT_TRUE(a.backend);
@@ -73,7 +66,7 @@ TEST(GeneratorAidreams, GreedyFromBosMatchesTheReference) {
 }
 
 TEST(GeneratorAidreams, TurnsContinueFromTheCacheExactly) {
-  const std::vector<int32_t> expected = reference_ids();
+  const std::vector<int32_t> expected = ::tokamak::test::aidreams_greedy_ids();
   Aidreams a(/*max_step=*/8);
   ASSERT_TRUE(a.backend);
   Generator gen(*a.backend, a.model->tokenizer());

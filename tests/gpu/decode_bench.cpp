@@ -176,6 +176,10 @@ int kernel_bench() {
 }
 
 int run(int argc, char** argv) {
+  if (cuda_device_count() == 0) {
+    std::fprintf(stderr, "gpu_decode_bench: no CUDA device\n");
+    return 1;
+  }
   if (argc == 2 && std::string(argv[1]) == "--kernels") return kernel_bench();
   if (argc < 2) {
     std::fprintf(stderr, "usage: gpu_decode_bench MODEL [PROMPT_TOKENS] [DECODE_TOKENS]\n");

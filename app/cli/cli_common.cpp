@@ -8,6 +8,9 @@
 #include <random>
 
 #include "cpu/cpu_backend.h"
+#ifdef TOKAMAK_HAVE_CUDA
+#include "cuda/cuda_backend.h"
+#endif
 #include "synth/synth.h"
 
 namespace tokamak::cli {
@@ -76,17 +79,30 @@ std::string resolve_model_spec(const std::string& spec, const std::string& cache
 
 void add_model_options(CLI::App* cmd, ModelOptions& o) {
   cmd->add_option("MODEL", o.path, kModelHelp)->required();
-  cmd->add_option("--device", o.device, "cpu, cuda or auto (auto: cpu in this build)")
-      ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
+#ifdef TOKAMAK_HAVE_CUDA
+  const char* device_help = "cpu, cuda or auto (auto: cuda when a CUDA device is present)";
+#else
+  const char* device_help = "cpu, cuda or auto (auto: cpu in this build)";
+#endif
+  cmd->add_option("--device", o.device, device_help)->check(CLI::IsMember({"cpu", "cuda", "auto"}));
   cmd->add_option("-t,--threads", o.threads, "CPU threads (default: all)");
   cmd->add_option("-c,--ctx-size", o.context,
                   "context positions to reserve KV for (default: min(model, 4096))");
 }
 
 LoadedModel load_model(const ModelOptions& o) {
+#ifdef TOKAMAK_HAVE_CUDA
+  const bool has_device = cuda_device_count() > 0;
+  if (o.device == "cuda" && !has_device) {
+    fail("--device cuda: no CUDA device found, so no CUDA backend (use --device cpu or auto)");
+  }
+  const bool use_cuda = o.device == "cuda" || (o.device == "auto" && has_device);
+#else
   if (o.device == "cuda") {
     fail("this build has no CUDA backend (rebuild with -DTOKAMAK_CUDA=ON on a machine with CUDA)");
   }
+  const bool use_cuda = false;
+#endif
   LoadedModel m;
   m.model = take(Model::load(resolve_model_spec(o.path)));
   CpuBackendOptions bo;
@@ -99,7 +115,14 @@ LoadedModel load_model(const ModelOptions& o) {
     }
     bo.kv.num_blocks = (o.context + bo.kv.block_size - 1) / bo.kv.block_size;
   }
-  m.backend = take(make_cpu_backend(m.model, bo));
+#ifdef TOKAMAK_HAVE_CUDA
+  if (use_cuda) {
+    CudaBackendOptions co;
+    co.kv = bo.kv;
+    m.backend = take(make_cuda_backend(m.model, co));
+  }
+#endif
+  if (!use_cuda) m.backend = take(make_cpu_backend(m.model, bo));
   const KvCacheConfig& kv = m.backend->kv_config();
   m.context = kv.num_blocks * kv.block_size;
   if (o.context > 0) m.context = std::min(m.context, o.context);

@@ -279,21 +279,11 @@ Status check_supported(const ModelSpec& spec, const ModelWeights& w) {
   Status status;
   auto check = [&](const WeightView& v) {
     if (!status.ok() || !v.present()) return;
-    switch (v.type) {
-      case TensorType::F32:
-      case TensorType::F16:
-      case TensorType::BF16:
-      case TensorType::Q8_0:
-      case TensorType::Q4_0:
-      case TensorType::Q4_K:
-      case TensorType::Q6_K:
-        return;
-      default:
-        status = make_error(ErrorCode::Unsupported, std::string("make_cuda_backend: tensor ") +
-                                                        (v.name ? v.name : "?") + " has type " +
-                                                        std::string(tensor_type_name(v.type)) +
-                                                        ", which the CUDA kernels do not handle");
-    }
+    if (is_supported_weight_type(v.type)) return;
+    status = make_error(ErrorCode::Unsupported, std::string("make_cuda_backend: tensor ") +
+                                                    (v.name ? v.name : "?") + " has type " +
+                                                    std::string(tensor_type_name(v.type)) +
+                                                    ", which the CUDA kernels do not handle");
   };
   check(w.token_embd);
   check(w.output);

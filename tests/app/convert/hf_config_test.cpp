@@ -191,7 +191,9 @@ TEST(HfTensorMap, LlamaPlanNamesAndShapes) {
       EXPECT_EQ(p.dims, (std::vector<int64_t>{4096, 1024}));
       EXPECT_EQ(p.permute_head_dim, 128);
     }
-    if (p.gguf_name == "blk.5.attn_v.weight") EXPECT_EQ(p.permute_head_dim, 0);
+    if (p.gguf_name == "blk.5.attn_v.weight") {
+      EXPECT_EQ(p.permute_head_dim, 0);
+    }
     if (p.gguf_name == "blk.5.ffn_down.weight") {
       EXPECT_EQ(p.hf_name, "model.layers.5.mlp.down_proj.weight");
       EXPECT_EQ(p.dims, (std::vector<int64_t>{14336, 4096}));

@@ -88,7 +88,9 @@ TEST(SynthPresets, ShapesFollowThePreset) {
     EXPECT_EQ(find(*r, last + "ffn_down.weight")->dims,
               (std::vector<int64_t>{p.hidden_dim, p.dim}));
     EXPECT_EQ(find(*r, last + "attn_q.bias") != nullptr, p.attn_bias);
-    if (p.llama3_rope) EXPECT_EQ(find(*r, "rope_freqs.weight")->dims[0], hd / 2);
+    if (p.llama3_rope) {
+      EXPECT_EQ(find(*r, "rope_freqs.weight")->dims[0], hd / 2);
+    }
   }
 }
 
@@ -111,7 +113,9 @@ TEST(SynthPresets, TypesFollowTheMix) {
     for (const auto& t : r->tensors) {
       TensorRole role{t.name, t.dims, layer_of_tensor(t.name), p.num_layers, p.tied_embeddings};
       EXPECT_EQ(t.type, mix->choose(role).type) << t.name;
-      if (t.dims.size() == 1) EXPECT_EQ(t.type, TensorType::F32) << t.name;
+      if (t.dims.size() == 1) {
+        EXPECT_EQ(t.type, TensorType::F32) << t.name;
+      }
     }
   }
   // Llama 3 8B, as llama.cpp's Q4_K_M files have it.
@@ -264,7 +268,9 @@ TEST(ByteVocab, RoundTripsTextThroughOurTokenizer) {
     std::string raw;
     for (int32_t id : ids) raw += (*tok)->token_bytes(id);
     EXPECT_EQ(raw, text);
-    if (text[0] != '\0') EXPECT_EQ((*tok)->decode(ids), text);
+    if (text[0] != '\0') {
+      EXPECT_EQ((*tok)->decode(ids), text);
+    }
   }
   // Merges are used: common words take fewer tokens than bytes.
   EncodeOptions o;

@@ -145,23 +145,8 @@ void BpeTokenizer::encode_word(std::string_view word, std::string& scratch,
   }
 }
 
-std::string BpeTokenizer::token_bytes(int32_t id, bool render_special) const {
-  if (id < 0 || id >= vocab_.size()) return {};
-  const std::string& text = vocab_.tokens[id];
-  switch (vocab_.types[id]) {
-    case TokenType::Normal:
-    case TokenType::Undefined:
-    case TokenType::Byte:
-      return byte_unicode().decode_text(text);
-    case TokenType::UserDefined:
-      return text;
-    case TokenType::Control:
-    case TokenType::Unknown:
-      return render_special ? text : std::string();
-    case TokenType::Unused:
-      return {};
-  }
-  return {};
+std::string BpeTokenizer::piece_bytes(const std::string& text, TokenType) const {
+  return byte_unicode().decode_text(text);  // GPT-2 byte characters -> bytes
 }
 
 }  // namespace tokamak

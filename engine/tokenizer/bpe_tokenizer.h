@@ -20,10 +20,12 @@ class BpeTokenizer final : public Tokenizer {
   static Result<std::unique_ptr<Tokenizer>> create(Vocab vocab);
 
   std::vector<int32_t> encode(std::string_view text, const EncodeOptions& options) const override;
-  std::string token_bytes(int32_t id, bool render_special = false) const override;
 
   // Merges whose parts or result are not tokens (ignored), for diagnostics.
   size_t num_skipped_merges() const { return num_skipped_merges_; }
+
+ protected:
+  std::string piece_bytes(const std::string& text, TokenType type) const override;
 
  private:
   explicit BpeTokenizer(Vocab vocab);

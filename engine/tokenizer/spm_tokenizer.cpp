@@ -137,40 +137,25 @@ void SpmTokenizer::encode_piece(std::string_view text, std::vector<int32_t>& out
   }
 }
 
-std::string SpmTokenizer::token_bytes(int32_t id, bool render_special) const {
-  if (id < 0 || id >= vocab_.size()) return {};
-  const std::string& text = vocab_.tokens[id];
-  switch (vocab_.types[id]) {
-    case TokenType::Normal:
-    case TokenType::Undefined: {
-      std::string out;
-      out.reserve(text.size());
-      for (size_t pos = 0; pos < text.size();) {
-        if (text.compare(pos, kSpaceMark.size(), kSpaceMark) == 0) {
-          out.push_back(' ');
-          pos += kSpaceMark.size();
-        } else {
-          out.push_back(text[pos++]);
-        }
-      }
-      return out;
+std::string SpmTokenizer::piece_bytes(const std::string& text, TokenType type) const {
+  if (type == TokenType::Byte) {
+    unsigned value = 0;
+    if (text.size() == 6 && std::sscanf(text.c_str(), "<0x%2X>", &value) == 1) {
+      return std::string(1, static_cast<char>(value));
     }
-    case TokenType::Byte: {
-      unsigned value = 0;
-      if (text.size() == 6 && std::sscanf(text.c_str(), "<0x%2X>", &value) == 1) {
-        return std::string(1, static_cast<char>(value));
-      }
-      return text;
-    }
-    case TokenType::UserDefined:
-      return text;
-    case TokenType::Control:
-    case TokenType::Unknown:
-      return render_special ? text : std::string();
-    case TokenType::Unused:
-      return {};
+    return text;
   }
-  return {};
+  std::string out;  // "▁" stands for a space
+  out.reserve(text.size());
+  for (size_t pos = 0; pos < text.size();) {
+    if (text.compare(pos, kSpaceMark.size(), kSpaceMark) == 0) {
+      out.push_back(' ');
+      pos += kSpaceMark.size();
+    } else {
+      out.push_back(text[pos++]);
+    }
+  }
+  return out;
 }
 
 }  // namespace tokamak

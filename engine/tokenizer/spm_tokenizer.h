@@ -19,7 +19,9 @@ class SpmTokenizer final : public Tokenizer {
   static Result<std::unique_ptr<Tokenizer>> create(Vocab vocab);
 
   std::vector<int32_t> encode(std::string_view text, const EncodeOptions& options) const override;
-  std::string token_bytes(int32_t id, bool render_special = false) const override;
+
+ protected:
+  std::string piece_bytes(const std::string& text, TokenType type) const override;
 
  private:
   explicit SpmTokenizer(Vocab vocab);

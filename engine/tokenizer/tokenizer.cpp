@@ -51,6 +51,25 @@ bool Tokenizer::is_end_of_generation(int32_t id) const {
   return std::find(vocab_.eog_ids.begin(), vocab_.eog_ids.end(), id) != vocab_.eog_ids.end();
 }
 
+std::string Tokenizer::token_bytes(int32_t id, bool render_special) const {
+  if (id < 0 || id >= vocab_.size()) return {};
+  const std::string& text = vocab_.tokens[id];
+  switch (vocab_.types[id]) {
+    case TokenType::Normal:
+    case TokenType::Undefined:
+    case TokenType::Byte:
+      return piece_bytes(text, vocab_.types[id]);
+    case TokenType::UserDefined:
+      return text;
+    case TokenType::Control:
+    case TokenType::Unknown:
+      return render_special ? text : std::string();
+    case TokenType::Unused:
+      return {};
+  }
+  return {};
+}
+
 std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool render_special) const {
   std::string bytes;
   bool at_start = strips_first_space(vocab_);

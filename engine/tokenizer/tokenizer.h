@@ -40,13 +40,16 @@ class Tokenizer {
   // The bytes a token stands for (byte tokens -> that byte, SPM "▁" -> ' ',
   // byte-level BPE characters -> their bytes). Control tokens decode to ""
   // unless `render_special`. May be an incomplete UTF-8 sequence.
-  virtual std::string token_bytes(int32_t id, bool render_special = false) const = 0;
+  std::string token_bytes(int32_t id, bool render_special = false) const;
 
   // Whole-sequence decode (UTF-8 repaired).
   std::string decode(const std::vector<int32_t>& ids, bool render_special = false) const;
 
  protected:
   explicit Tokenizer(Vocab vocab) : vocab_(std::move(vocab)) {}
+  // The bytes of a Normal, Undefined or Byte token's stored text (the one
+  // part of token_bytes that depends on the kind of vocabulary).
+  virtual std::string piece_bytes(const std::string& text, TokenType type) const = 0;
   Vocab vocab_;
 };
 

@@ -117,10 +117,9 @@ class FakeTokenizer : public Tokenizer {
     }
     return out;
   }
-  std::string token_bytes(int32_t id, bool render_special) const override {
-    if (vocab_.types[id] == TokenType::Control && !render_special) return "";
-    return vocab_.tokens[id];
-  }
+
+ protected:
+  std::string piece_bytes(const std::string& text, TokenType) const override { return text; }
 };
 
 }  // namespace tokamak::testing

@@ -11,6 +11,7 @@ namespace tokamak::gguf {
 namespace {
 
 using detail::cat;
+using detail::value_position;
 
 constexpr uint32_t kNumValueTypes = 13;
 // Smallest possible encodings, used to refuse absurd counts early:
@@ -109,16 +110,7 @@ Error Parser::bad(std::string message) const {
   return make_error(ErrorCode::BadFormat, cat(file_.path_, ": ", message));
 }
 
-std::string Parser::describe_value() const {
-  if (index_path_.empty()) return cat("key ", key_);
-  std::string where = "item ";
-  if (index_path_.size() == 1) {
-    where += std::to_string(index_path_[0]);
-  } else {
-    for (uint64_t i : index_path_) where += cat("[", i, "]");
-  }
-  return cat(where, " of key ", key_);
-}
+std::string Parser::describe_value() const { return value_position(key_, index_path_); }
 
 Status Parser::run() {
   uint64_t num_tensors = 0, num_kvs = 0;

@@ -35,4 +35,18 @@ inline std::string shape_string(std::span<const int64_t> dims) {
   return out + "]";
 }
 
+// Where a metadata value sits, for messages: "key general.name",
+// "item 3 of key x", "item [0][2] of key x" (index_path: positions inside
+// nested arrays, outermost first).
+inline std::string value_position(std::string_view key, std::span<const uint64_t> index_path) {
+  if (index_path.empty()) return cat("key ", key);
+  std::string where = "item ";
+  if (index_path.size() == 1) {
+    where += std::to_string(index_path[0]);
+  } else {
+    for (uint64_t i : index_path) where += cat("[", i, "]");
+  }
+  return cat(where, " of key ", key);
+}
+
 }  // namespace tokamak::gguf::detail

@@ -18,6 +18,7 @@ namespace tokamak::gguf {
 namespace {
 
 using detail::cat;
+using detail::value_position;
 static_assert(std::endian::native == std::endian::little, "GGUF is written little-endian");
 
 template <class T>
@@ -41,19 +42,10 @@ struct ValueEncoder {
   std::vector<uint8_t>& out;
   const std::string& path;
   std::string_view key;
-  std::vector<size_t> index_path;  // position inside nested arrays
+  std::vector<uint64_t> index_path;  // position inside nested arrays
 
-  // "key general.name", "item 3 of key x", "item [0][2] of key x".
-  std::string where() const {
-    if (index_path.empty()) return cat("key ", key);
-    std::string s = "item ";
-    if (index_path.size() == 1) {
-      s += std::to_string(index_path[0]);
-    } else {
-      for (size_t i : index_path) s += cat("[", i, "]");
-    }
-    return cat(s, " of key ", key);
-  }
+  std::string where() const { return value_position(key, index_path); }
+
   Error invalid(std::string_view problem) const {
     return make_error(ErrorCode::InvalidArgument, cat(path, ": ", where(), " ", problem));
   }

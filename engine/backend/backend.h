@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "sampling/sampler.h"  // RowSampling
 
 namespace tokamak {
 
@@ -61,6 +62,14 @@ class Backend {
   // Runs one step. logits must hold logits_rows.size() * vocab_size() floats,
   // row-major in the order of logits_rows.
   virtual Status forward(const StepPlan& plan, std::span<float> logits) = 0;
+
+  // Runs one step and picks one id per logits row: ids[i] for
+  // plan.logits_rows[i], chosen as sample_row(logits of that row, rows[i])
+  // would. The default runs forward() and samples on the host; a backend that
+  // samples on the device copies back only the ids. rows.size() and
+  // ids.size() must equal plan.logits_rows.size().
+  virtual Status forward_sampled(const StepPlan& plan, std::span<const RowSampling> rows,
+                                 std::span<int32_t> ids);
 };
 
 }  // namespace tokamak

@@ -182,6 +182,28 @@ int32_t Sampler::sample(std::span<const float> logits) {
   return draw_candidate(c, rng_.next_double());
 }
 
+RowSampling Sampler::next_row() {
+  RowSampling row;
+  row.temperature = params_.temperature;
+  if (params_.greedy()) return row;
+  row.top_k = params_.top_k;
+  row.top_p = params_.top_p;
+  row.min_p = params_.min_p;
+  row.u = rng_.next_double();
+  return row;
+}
+
+int32_t sample_row(std::span<const float> logits, const RowSampling& row) {
+  if (row.temperature <= 0.0f) return argmax(logits);
+  const bool use_top_k = row.top_k > 0 && row.top_k < static_cast<int32_t>(logits.size());
+  std::vector<Candidate> c = use_top_k ? top_k_candidates(logits, row.top_k) : make_candidates(logits);
+  apply_temperature(c, row.temperature);
+  keep_top_p(c, row.top_p);
+  keep_min_p(c, row.min_p);
+  softmax_candidates(c);
+  return draw_candidate(c, row.u);
+}
+
 void Sampler::accept(int32_t id) {
   if (params_.repeat_last_n == 0) return;
   recent_.push_back(id);

@@ -59,6 +59,23 @@ void softmax_candidates(std::vector<Candidate>& c);
 // Inverse-CDF draw over c's probabilities with u in [0, 1); returns an id.
 int32_t draw_candidate(const std::vector<Candidate>& c, double u);
 
+// Everything one logits row needs to be sampled away from the Sampler (on
+// the device, or by a backend that batches rows): the chain after the
+// penalties, and the uniform number the draw uses. Penalties need the
+// history, so a row whose request has penalties is sampled on the host.
+struct RowSampling {
+  float temperature = 0.0f;  // <= 0: greedy (u unused)
+  int32_t top_k = 0;         // <= 0 or >= vocab: off
+  float top_p = 1.0f;        // >= 1: off
+  float min_p = 0.0f;        // <= 0: off
+  double u = 0.0;            // uniform in [0, 1) for the inverse-CDF draw
+};
+
+// The id the chain chooses for one row (no penalties): exactly what
+// Sampler::sample returns for the same logits when `row` comes from
+// Sampler::next_row(). The reference for device samplers.
+int32_t sample_row(std::span<const float> logits, const RowSampling& row);
+
 class Sampler {
  public:
   explicit Sampler(const SamplingParams& params);
@@ -68,6 +85,12 @@ class Sampler {
   // Chooses the next id from one row of logits (vocab_size values). Does not
   // record it: call accept() with the id that is actually fed back.
   int32_t sample(std::span<const float> logits);
+
+  // True when this request's rows need the host (penalties use the history).
+  bool needs_host() const { return params_.has_penalties(); }
+  // The row description for the next draw, advancing the generator exactly
+  // as sample() would (greedy rows consume nothing). Precondition: !needs_host().
+  RowSampling next_row();
 
   // The candidates that survive the chain, with their final probabilities
   // (what sample() draws from). Greedy: the single argmax with p = 1.

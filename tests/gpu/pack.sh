@@ -5,7 +5,7 @@
 set -eu
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${1:-$ROOT/build/cuda}
-CARRY=$ROOT/gpu-carry
+CARRY=${CARRY:-$ROOT/gpu-carry}  # a helper may name its own folder
 DATA=${TOKAMAK_SHARED_DATA:-$ROOT/../shared/data}
 rm -rf "$CARRY"
 mkdir -p "$CARRY/bin" "$CARRY/lib" "$CARRY/data/models/aidreams260K"

@@ -268,5 +268,37 @@ TEST(Sampling, ValidateNamesTheBadField) {
   EXPECT_NE(p.validate().find("min-p"), std::string::npos);
 }
 
+// A row description taken from a Sampler, sampled away from it, chooses what
+// the Sampler itself chooses: the contract device samplers are tested against.
+TEST(Sampling, RowSamplingReproducesTheSamplerDrawForDraw) {
+  Pcg64 data(7);
+  std::vector<float> logits(300);
+  SamplingParams settings[4];
+  settings[0] = plain(0.0f);
+  settings[1] = plain(0.7f);
+  settings[2].temperature = 1.3f;  // defaults: top-k 40, top-p 0.95, min-p 0.05
+  settings[3] = plain(0.9f);
+  settings[3].top_k = 5;
+  settings[3].top_p = 0.5f;
+  for (SamplingParams params : settings) {
+    params.seed = 99;
+    Sampler reference(params), rows(params);
+    ASSERT_FALSE(rows.needs_host());
+    int num_distinct = 0, previous = -1;
+    for (int draw = 0; draw < 200; ++draw) {
+      for (float& l : logits) l = static_cast<float>(data.next_double() * 8.0 - 4.0);
+      const int32_t expected = reference.sample(logits);
+      const RowSampling row = rows.next_row();
+      EXPECT_EQ(sample_row(logits, row), expected) << "draw " << draw;
+      num_distinct += expected != previous;
+      previous = expected;
+    }
+    EXPECT_GT(num_distinct, 100) << "the draws should vary with the logits";
+  }
+  SamplingParams penalised = plain(0.8f);
+  penalised.repeat_penalty = 1.1f;
+  EXPECT_TRUE(Sampler(penalised).needs_host());
+}
+
 }  // namespace
 }  // namespace tokamak

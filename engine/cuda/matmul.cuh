@@ -1,11 +1,12 @@
 // Quantized matrix products with dequantization fused in, fp32 accumulation:
 //   y (num_tokens, rows) = x (num_tokens, n) · W^T,   W (rows, n) in `type`
 //
-// One warp per weight row; lane l takes chunks l, l + 32, ... of the row
-// (see common.cuh), dequantizes each chunk once into registers and dots it
-// with up to 8 token rows of x (decode: 1 token; prefill: the grid's y
-// dimension walks groups of 8 tokens, so W is read ceil(num_tokens / 8)
-// times: a simple first batched path, not a GEMM).
+// Decode and small batches (see matmul.cu): each warp owns a group of rows
+// and streams them in segments of a few KiB through its own shared-memory
+// double buffer (cp.async, 16-byte copies, the next segment in flight while
+// the current one is reduced); each lane dots 16-value pieces of every row
+// with up to 16 token rows of x, so each weight byte is read once per pass.
+// Warps loop over row groups (grid <= a few blocks per SM).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -25,6 +26,9 @@ struct MatmulWeight {
 };
 
 inline constexpr int kMaxMatmulGroup = 3;
+// Tokens one pass of the matmul kernel serves; more tokens take several
+// passes (the weights are read once per pass).
+inline constexpr int kMatmulTokensPerPass = 16;
 
 // cudaErrorInvalidValue for types the kernels do not handle.
 cudaError_t launch_matmul(const MatmulWeight& w, const float* x, int64_t num_tokens, float* y,

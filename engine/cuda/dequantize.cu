@@ -1,13 +1,35 @@
+#include <cuda_bf16.h>
+
 #include "cuda/common.cuh"
 #include "cuda/dequantize.cuh"
 
 namespace tokamak::cuda {
 namespace {
 
+__device__ __forceinline__ void store(float* dst, int k, float v) { dst[k] = v; }
+__device__ __forceinline__ void store(__half* dst, int k, float v) { dst[k] = __float2half_rn(v); }
+
+// 32 values to dst, 16-byte stores when the chunk is whole and aligned.
+__device__ __forceinline__ void store_chunk(float* dst, const float* w) {
+#pragma unroll
+  for (int k = 0; k < 8; ++k)
+    reinterpret_cast<float4*>(dst)[k] =
+        make_float4(w[4 * k], w[4 * k + 1], w[4 * k + 2], w[4 * k + 3]);
+}
+__device__ __forceinline__ void store_chunk(__half* dst, const float* w) {
+#pragma unroll
+  for (int k = 0; k < 4; ++k) {
+    __half2 h[4];
+#pragma unroll
+    for (int j = 0; j < 4; ++j) h[j] = __floats2half2_rn(w[8 * k + 2 * j], w[8 * k + 2 * j + 1]);
+    reinterpret_cast<uint4*>(dst)[k] = *reinterpret_cast<const uint4*>(h);
+  }
+}
+
 // Thread i of the grid takes chunk i of the (num_rows * chunks per row) chunks.
-template <TensorType T>
+template <TensorType T, class Out>
 __global__ void dequantize_kernel(const uint8_t* w_data, size_t row_bytes, int64_t n,
-                                  int64_t row_begin, int64_t num_rows, float* out) {
+                                  int64_t row_begin, int64_t num_rows, Out* out) {
   const int64_t chunks_per_row = num_chunks(n);
   const int64_t total = num_rows * chunks_per_row;
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
@@ -15,16 +37,54 @@ __global__ void dequantize_kernel(const uint8_t* w_data, size_t row_bytes, int64
     const int64_t r = i / chunks_per_row, c = i % chunks_per_row;
     float w[kChunk];
     load_chunk<T>(w_data + (row_begin + r) * row_bytes, c, n, w);
-    float* dst = out + r * n + c * kChunk;
+    Out* dst = out + r * n + c * kChunk;
     if ((c + 1) * kChunk <= n && (reinterpret_cast<uintptr_t>(dst) & 15) == 0) {
-#pragma unroll
-      for (int k = 0; k < 8; ++k)
-        reinterpret_cast<float4*>(dst)[k] =
-            make_float4(w[4 * k], w[4 * k + 1], w[4 * k + 2], w[4 * k + 3]);
+      store_chunk(dst, w);
     } else {
 #pragma unroll
       for (int k = 0; k < kChunk; ++k)
-        if (c * kChunk + k < n) dst[k] = w[k];
+        if (c * kChunk + k < n) store(dst, k, w[k]);
+    }
+  }
+}
+
+template <class Out>
+cudaError_t dequantize(const MatmulWeight& w, int64_t row_begin, int64_t num_rows, Out* out,
+                       cudaStream_t stream) {
+  if (num_rows == 0) return cudaSuccess;
+  const int64_t total = num_rows * num_chunks(w.row_length);
+  const int64_t blocks = (total + 255) / 256;
+  const unsigned grid = static_cast<unsigned>(blocks < 65535 ? blocks : 65535);
+  const auto* data = static_cast<const uint8_t*>(w.data);
+  const bool ok = dispatch_weight_type(w.type, [&](auto tag) {
+    constexpr TensorType T = decltype(tag)::value;
+    dequantize_kernel<T, Out>
+        <<<grid, 256, 0, stream>>>(data, w.row_bytes, w.row_length, row_begin, num_rows, out);
+  });
+  if (!ok) return cudaErrorInvalidValue;
+  return cudaGetLastError();
+}
+
+// 4 values per thread (count % 4 handled by the last thread).
+template <class Out>
+__global__ void convert_kernel(const float* x, int64_t count, Out* out) {
+  const int64_t i = (blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x) * 4;
+  if (i + 4 <= count && (count & 3) == 0) {
+    const float4 v = *reinterpret_cast<const float4*>(x + i);
+    if constexpr (sizeof(Out) == 2 && std::is_same_v<Out, __half>) {
+      reinterpret_cast<__half2*>(out + i)[0] = __floats2half2_rn(v.x, v.y);
+      reinterpret_cast<__half2*>(out + i)[1] = __floats2half2_rn(v.z, v.w);
+    } else {
+      reinterpret_cast<__nv_bfloat162*>(out + i)[0] = __floats2bfloat162_rn(v.x, v.y);
+      reinterpret_cast<__nv_bfloat162*>(out + i)[1] = __floats2bfloat162_rn(v.z, v.w);
+    }
+    return;
+  }
+  for (int64_t j = i; j < i + 4 && j < count; ++j) {
+    if constexpr (std::is_same_v<Out, __half>) {
+      out[j] = __float2half_rn(x[j]);
+    } else {
+      out[j] = __float2bfloat16_rn(x[j]);
     }
   }
 }
@@ -33,17 +93,24 @@ __global__ void dequantize_kernel(const uint8_t* w_data, size_t row_bytes, int64
 
 cudaError_t launch_dequantize(const MatmulWeight& w, int64_t row_begin, int64_t num_rows,
                               float* out, cudaStream_t stream) {
-  if (num_rows == 0) return cudaSuccess;
-  const int64_t total = num_rows * num_chunks(w.row_length);
-  const int64_t blocks = (total + 255) / 256;
-  const unsigned grid = static_cast<unsigned>(blocks < 65535 ? blocks : 65535);
-  const auto* data = static_cast<const uint8_t*>(w.data);
-  const bool ok = dispatch_weight_type(w.type, [&](auto tag) {
-    constexpr TensorType T = decltype(tag)::value;
-    dequantize_kernel<T>
-        <<<grid, 256, 0, stream>>>(data, w.row_bytes, w.row_length, row_begin, num_rows, out);
-  });
-  if (!ok) return cudaErrorInvalidValue;
+  return dequantize(w, row_begin, num_rows, out, stream);
+}
+
+cudaError_t launch_dequantize_f16(const MatmulWeight& w, int64_t row_begin, int64_t num_rows,
+                                  void* out, cudaStream_t stream) {
+  return dequantize(w, row_begin, num_rows, static_cast<__half*>(out), stream);
+}
+
+cudaError_t launch_convert_activations(const float* x, int64_t count, bool bf16, void* out,
+                                       cudaStream_t stream) {
+  if (count == 0) return cudaSuccess;
+  const int64_t threads = (count + 3) / 4;
+  const unsigned grid = static_cast<unsigned>((threads + 255) / 256);
+  if (bf16) {
+    convert_kernel<<<grid, 256, 0, stream>>>(x, count, static_cast<__nv_bfloat16*>(out));
+  } else {
+    convert_kernel<<<grid, 256, 0, stream>>>(x, count, static_cast<__half*>(out));
+  }
   return cudaGetLastError();
 }
 

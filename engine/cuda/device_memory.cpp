@@ -38,4 +38,27 @@ Status DeviceMemory::allocate(size_t bytes, const char* what) {
   return {};
 }
 
+PinnedMemory::~PinnedMemory() { reset(); }
+
+void PinnedMemory::reset() {
+  if (ptr_) cudaFreeHost(ptr_);
+  ptr_ = nullptr;
+  bytes_ = 0;
+}
+
+Status PinnedMemory::allocate(size_t bytes, const char* what) {
+  reset();
+  if (bytes == 0) return {};
+  const cudaError_t code = cudaHostAlloc(&ptr_, bytes, cudaHostAllocDefault);
+  if (code != cudaSuccess) {
+    ptr_ = nullptr;
+    Error e = cuda_error(code, "cudaHostAlloc", __FILE__, __LINE__);
+    e.message = std::string("cannot allocate ") + std::to_string(bytes >> 10) +
+                " KiB of pinned host memory for " + what + ": " + e.message;
+    return e;
+  }
+  bytes_ = bytes;
+  return {};
+}
+
 }  // namespace tokamak::cuda

@@ -1,4 +1,4 @@
-// One cudaMalloc'd region, freed on destruction (move-only).
+// Owned memory regions: device (cudaMalloc) and pinned host (cudaHostAlloc).
 #pragma once
 
 #include <cstddef>
@@ -20,6 +20,30 @@ class DeviceMemory {
 
   // Frees what was held, then allocates `bytes` (DeviceFault on failure,
   // naming the size).
+  Status allocate(size_t bytes, const char* what);
+  void reset();
+
+  void* get() const { return ptr_; }
+  size_t bytes() const { return bytes_; }
+  template <class T>
+  T* as(size_t byte_offset = 0) const {
+    return reinterpret_cast<T*>(static_cast<char*>(ptr_) + byte_offset);
+  }
+
+ private:
+  void* ptr_ = nullptr;
+  size_t bytes_ = 0;
+};
+
+// One cudaHostAlloc'd (pinned) host region, freed on destruction: staging
+// for asynchronous copies that a graph replay reads from.
+class PinnedMemory {
+ public:
+  PinnedMemory() = default;
+  ~PinnedMemory();
+  PinnedMemory(const PinnedMemory&) = delete;
+  PinnedMemory& operator=(const PinnedMemory&) = delete;
+
   Status allocate(size_t bytes, const char* what);
   void reset();
 

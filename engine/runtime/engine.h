@@ -33,8 +33,8 @@ class Tokenizer;
 using RequestId = uint64_t;  // 1, 2, 3, ... per engine; 0 is never an id
 
 struct Request {
-  std::vector<int32_t> prompt;  // token ids, BOS included by the caller; not empty
-  SamplingParams sampling;      // with its own seed
+  std::vector<int32_t> prompt;    // token ids, BOS included by the caller; not empty
+  SamplingParams sampling;        // with its own seed
   std::vector<std::string> stop;  // stop strings (never shown)
   int32_t max_tokens = 256;       // > 0: tokens to generate at most
   bool ignore_eos = false;        // benchmarks: generate exactly max_tokens
@@ -90,9 +90,11 @@ Result<BatchPolicy> parse_policy(std::string_view name);
 
 struct EngineOptions {
   BatchPolicy policy = BatchPolicy::Paged;
-  int32_t max_sequences = 64;     // running at once
-  int32_t max_step_tokens = 512;  // token budget of one step (chunked prefill); <= backend's
-  int32_t batch_size = 8;         // static and dynamic
+  int32_t max_sequences = 64;  // running at once
+  // Token budget of one step (chunked prefill); capped at the backend's
+  // max_step_tokens() (options() shows the value in use).
+  int32_t max_step_tokens = 512;
+  int32_t batch_size = 8;            // static and dynamic
   double max_batch_delay_ms = 50.0;  // dynamic
   // Positions one sequence may use; 0: the model's context length (capped by
   // the KV pool).

@@ -100,8 +100,10 @@ void BlockPool::free(std::span<const int32_t> blocks) {
   // prefix is evicted before the head (a shorter shared prefix stays longer).
   for (auto it = blocks.rbegin(); it != blocks.rend(); ++it) {
     const int32_t b = *it;
-    assert(b >= 0 && b < num_blocks_ && ref_count_[b] > 0);
-    if (b < 0 || b >= num_blocks_ || ref_count_[b] <= 0) continue;  // never double-free
+    if (b < 0 || b >= num_blocks_ || ref_count_[b] <= 0) {  // never a double free
+      ++num_bad_frees_;
+      continue;
+    }
     if (--ref_count_[b] > 0) continue;
     if (has_hash_[b])
       push_back(b);

@@ -19,8 +19,9 @@
 // 64-bit hash collision is a miss, never a wrong block.
 //
 // Contracts: a block is freed only by a holder (free() of a block whose
-// ref_count is 0 is a programming error: asserted, and ignored in release
-// builds); a block held by more than one sequence is full and never written.
+// ref_count is 0, or of an id outside the pool, is a programming error: it is
+// ignored and counted in num_bad_frees(), never a double free); a block held
+// by more than one sequence is full and never written.
 #pragma once
 
 #include <cstdint>
@@ -48,6 +49,7 @@ class BlockPool {
   int32_t num_used() const { return num_blocks_ - num_free_; }  // ref_count >= 1
   int32_t num_cached() const { return num_cached_free_; }       // ref_count 0 with a hash
   int32_t ref_count(int32_t block) const { return ref_count_[block]; }
+  int64_t num_bad_frees() const { return num_bad_frees_; }
 
   // Appends n blocks (ref_count 1, no hash) to `out`, evicting cached blocks
   // as needed. False, with `out` unchanged, when fewer than n are free.
@@ -81,6 +83,7 @@ class BlockPool {
   bool caching_;
   int32_t num_free_ = 0;
   int32_t num_cached_free_ = 0;
+  int64_t num_bad_frees_ = 0;
   std::vector<int32_t> ref_count_;  // (num_blocks)
   std::vector<int32_t> prev_;       // (num_blocks) free-list links; kNone at the ends
   std::vector<int32_t> next_;       // (num_blocks)

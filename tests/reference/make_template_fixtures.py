@@ -17,7 +17,9 @@ the C++ test passes the same instant to the engine.
 Writes tests/fixtures/templates/conversations.json (the inputs) and one
 <template name>.json per template: for each case, the rendered text or the
 error a template raised (`raise_exception` messages verbatim; other errors
-only by their type, since those messages are Python's).
+only by their type, since those messages are Python's). Also features.json
+(one small template per language feature) and builtins.json (our built-in
+templates of resources/templates rendered on the same conversations).
 
     python3 tests/reference/make_template_fixtures.py \
         --templates ../shared/data/chat-templates/templates.json \
@@ -242,6 +244,15 @@ FEATURE_CASES = [
 ]
 
 
+# Special tokens the built-in templates (resources/templates) are rendered with.
+BUILTIN_TOKENS = {
+    "llama2": ("<s>", "</s>"), "llama3": ("<|begin_of_text|>", "<|eot_id|>"),
+    "chatml": (None, "<|im_end|>"), "mistral": ("<s>", "</s>"), "gemma": ("<bos>", "<eos>"),
+    "phi3": ("<s>", "<|endoftext|>"), "zephyr": ("<s>", "</s>"), "alpaca": ("<s>", "</s>"),
+    "vicuna": ("<s>", "</s>"), "raw": (None, None),
+}
+
+
 def render(env, template, entry, messages, extra, add_generation_prompt):
     kwargs = {}
     if entry["bos_token"] is not None:
@@ -261,7 +272,24 @@ def render(env, template, entry, messages, extra, add_generation_prompt):
         return {"error": type(e).__name__}
 
 
-def build(templates_path):
+def build_builtins(env, builtin_dir):
+    out = {}
+    for path in sorted(pathlib.Path(builtin_dir).glob("*.jinja")):
+        name = path.stem
+        bos, eos = BUILTIN_TOKENS[name]
+        entry = {"bos_token": bos, "eos_token": eos}
+        template = env.from_string(path.read_text(encoding="utf-8"))
+        cases = []
+        for conv, (messages, extra) in CONVERSATIONS.items():
+            for agp in (False, True):
+                case = {"conversation": conv, "add_generation_prompt": agp}
+                case.update(render(env, template, entry, messages, extra, agp))
+                cases.append(case)
+        out[name] = {"bos_token": bos, "eos_token": eos, "cases": cases}
+    return out
+
+
+def build(templates_path, builtin_dir):
     env = make_environment()
     entries = json.loads(pathlib.Path(templates_path).read_text(encoding="utf-8"))
     files = {"conversations.json": {
@@ -290,6 +318,8 @@ def build(templates_path):
             case["error"] = type(e).__name__
         features.append(case)
     files["features.json"] = {"jinja2_version": jinja2.__version__, "cases": features}
+    files["builtins.json"] = {"jinja2_version": jinja2.__version__,
+                              "templates": build_builtins(env, builtin_dir)}
     return files
 
 
@@ -301,11 +331,14 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--templates", required=True)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--builtins", default=str(pathlib.Path(__file__).resolve().parents[2] /
+                                              "resources" / "templates"),
+                    help="folder of the built-in .jinja templates")
     ap.add_argument("--check", action="store_true",
                     help="compare with the committed files instead of writing them")
     args = ap.parse_args()
     out = pathlib.Path(args.out)
-    files = build(args.templates)
+    files = build(args.templates, args.builtins)
     stale = []
     for name, obj in files.items():
         path = out / name
@@ -320,7 +353,7 @@ def main():
         print("out of date: " + ", ".join(stale), file=sys.stderr)
         return 1
     num_cases = sum(len(o.get("cases", [])) for o in files.values())
-    print(f"{len(files) - 2} templates, {num_cases} cases "
+    print(f"{len(files) - 3} templates, {num_cases} cases "
           f"{'match' if args.check else 'written to ' + str(out)}")
     return 0
 

@@ -115,10 +115,13 @@ LoadedModel load_model(const ModelOptions& o) {
     }
     bo.kv.num_blocks = (o.context + bo.kv.block_size - 1) / bo.kv.block_size;
   }
+  if (o.kv_num_blocks > 0) bo.kv.num_blocks = o.kv_num_blocks;
+  if (o.max_step_tokens > 0) bo.max_step_tokens = o.max_step_tokens;
 #ifdef TOKAMAK_HAVE_CUDA
   if (use_cuda) {
     CudaBackendOptions co;
     co.kv = bo.kv;
+    co.max_step_tokens = bo.max_step_tokens;
     m.backend = take(make_cuda_backend(m.model, co));
   }
 #endif

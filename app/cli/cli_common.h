@@ -55,6 +55,10 @@ struct ModelOptions {
   std::string device = "auto";  // cpu | cuda | auto
   int threads = 0;              // <= 0: all hardware threads
   int32_t context = 0;          // <= 0: min(model context, 4096)
+  // Backend sizes for serving many sequences (bench serve); <= 0: the
+  // backend's defaults (a KV pool for one sequence of the context).
+  int32_t kv_num_blocks = 0;
+  int32_t max_step_tokens = 0;
 };
 void add_model_options(CLI::App* cmd, ModelOptions& o);
 

@@ -67,8 +67,7 @@ void add_bench_command(CLI::App& app) {
   auto o = std::make_shared<BenchCliOptions>();
   CLI::App* cmd = app.add_subcommand("bench", "CPU prefill/decode speed against the memory bound");
   cmd->add_option("MODEL", o->model,
-                  "GGUF file, or synth:PRESET[:TYPE] (e.g. synth:tinyllama-1.1b:q8_0)")
-      ->required();
+                  "GGUF file, or synth:PRESET[:TYPE] (e.g. synth:tinyllama-1.1b:q8_0)");
   cmd->add_option("-p,--prompt-tokens", o->bench.num_prompt_tokens, "prefill tokens")
       ->capture_default_str();
   cmd->add_option("-n,--decode-tokens", o->bench.num_decode_tokens, "decoded tokens")
@@ -81,7 +80,12 @@ void add_bench_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--json-out", o->json_out, "also write the results as JSON to this file");
   cmd->add_option("--cache-dir", o->cache_dir, "where synth: models are kept");
-  cmd->callback([o] { run_bench(*o); });
+  add_bench_serve_command(*cmd);
+  cmd->callback([o, cmd] {
+    if (cmd->got_subcommand("serve")) return;  // bench serve ran instead
+    if (o->model.empty()) fail("bench: MODEL is required (bench MODEL, or bench serve MODEL)");
+    run_bench(*o);
+  });
 }
 
 }  // namespace tokamak::cli

@@ -1,0 +1,108 @@
+#include "bench/serve_bench.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "bench/machine_info.h"
+
+namespace tokamak {
+namespace {
+
+constexpr size_t kMaxErrorSamples = 5;
+
+// Figures averaged over steps, with the warm-up's steps taken out.
+double measured_mean(double mean_all, int64_t steps_all, double mean_warm, int64_t steps_warm) {
+  const int64_t steps = steps_all - steps_warm;
+  if (steps <= 0) return 0.0;
+  return (mean_all * static_cast<double>(steps_all) - mean_warm * static_cast<double>(steps_warm)) /
+         static_cast<double>(steps);
+}
+
+Status warm_up(Engine& engine, const PromptVocab& vocab, const ServePoint& point,
+               const ServeBenchOptions& options) {
+  if (options.warmup_requests <= 0) return {};
+  TK_ASSIGN(auto requests, make_workload(point.workload, options.warmup_requests, vocab,
+                                         options.seed ^ 0x5eed5eed5eedull, options.max_context));
+  LoadOptions lo;
+  lo.concurrency = 1;
+  lo.sampling = options.sampling;
+  lo.stall_timeout_s = options.stall_timeout_s;
+  const SubmitFn submit = [&engine](Request r, EventCallback cb) {
+    return engine.submit(std::move(r), std::move(cb));
+  };
+  TK_ASSIGN(const LoadResult warm, run_load(requests, submit, lo));
+  const ServeMetrics m = compute_metrics(warm);
+  if (m.num_errors > 0) {
+    for (const RequestRecord& r : warm.records) {
+      if (r.error) {
+        return make_error(ErrorCode::InvalidRequest,
+                          fmt::format("warm-up request failed: {}", r.error_message));
+      }
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<ServeRunResult> run_serve_point(const std::shared_ptr<Backend>& backend,
+                                       const std::shared_ptr<const Tokenizer>& tokenizer,
+                                       const PromptVocab& vocab, const ServePoint& point,
+                                       const ServeBenchOptions& options) {
+  EngineOptions eo = options.engine;
+  eo.policy = point.policy;
+  eo.batch_size = point.batch_size;
+  eo.max_sequences = point.max_sequences;
+  TK_ASSIGN(const auto requests, make_workload(point.workload, point.num_requests, vocab,
+                                               options.seed, options.max_context));
+  TK_ASSIGN(std::unique_ptr<Engine> engine, Engine::create(backend, tokenizer, eo));
+  TK_TRY(warm_up(*engine, vocab, point, options));
+  const EngineStats before = engine->stats();
+
+  ServeRunResult out;
+  out.point = point;
+  out.engine_options = engine->options();
+  LoadOptions lo;
+  lo.concurrency = point.concurrency;
+  lo.rate = point.rate;
+  lo.seed = options.seed;
+  lo.sampling = options.sampling;
+  lo.stall_timeout_s = options.stall_timeout_s;
+  lo.on_tick = [&](const LoadProgress& p) {
+    const EngineStats s = engine->stats();
+    out.kv_blocks_peak_used = std::max(out.kv_blocks_peak_used, s.kv_blocks_used);
+    if (options.on_progress) options.on_progress(point, p);
+  };
+  const SubmitFn submit = [&engine](Request r, EventCallback cb) {
+    return engine->submit(std::move(r), std::move(cb));
+  };
+  TK_ASSIGN(const LoadResult load, run_load(requests, submit, lo));
+  const EngineStats after = engine->stats();
+
+  out.metrics = compute_metrics(load);
+  out.num_steps = after.num_steps - before.num_steps;
+  out.peak_running = after.peak_running;
+  out.mean_running =
+      measured_mean(after.mean_running, after.num_steps, before.mean_running, before.num_steps);
+  out.kv_waste_percent = measured_mean(after.kv_waste_percent, after.num_steps,
+                                       before.kv_waste_percent, before.num_steps);
+  out.kv_blocks_total = after.kv_blocks_total;
+  out.num_preemptions = after.num_preemptions - before.num_preemptions;
+  out.num_prefix_hit_tokens = after.num_prefix_hit_tokens - before.num_prefix_hit_tokens;
+  for (const RequestRecord& r : load.records) {
+    if (r.error && out.error_samples.size() < kMaxErrorSamples) {
+      out.error_samples.push_back(r.error_message);
+    }
+  }
+  if (backend->name() == "cuda") {
+    out.device_memory_bytes = cuda_used_memory_bytes();
+    out.device_memory_kind = "cuda_used";
+  } else {
+    out.device_memory_bytes = host_peak_rss_bytes();
+    out.device_memory_kind = "host_peak_rss";
+  }
+  return out;
+}
+
+}  // namespace tokamak

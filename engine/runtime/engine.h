@@ -96,8 +96,9 @@ struct EngineOptions {
   int32_t max_step_tokens = 512;
   int32_t batch_size = 8;            // static and dynamic
   double max_batch_delay_ms = 50.0;  // dynamic
-  // Positions one sequence may use; 0: the model's context length (capped by
-  // the KV pool).
+  // Positions one sequence may use (capped by the engine's KV blocks). 0:
+  // all positions of those blocks -- the Backend does not know the model's
+  // context length, so callers pass ModelSpec::context_length here.
   int32_t max_context = 0;
   // KV blocks of the backend's pool the engine may use; 0: all of them.
   int32_t max_kv_blocks = 0;

@@ -26,8 +26,26 @@ struct Submission {
   Clock::time_point submitted;
 };
 
+// A callback that throws is the caller's bug; it must not take the engine
+// thread down (no exception crosses a thread boundary).
 void emit(const EventCallback& on_event, const EngineEvent& event) {
-  if (on_event) on_event(event);
+  if (!on_event) return;
+  try {
+    on_event(event);
+  } catch (...) {
+  }
+}
+
+// The backend's Status, or Internal for an exception thrown inside it.
+template <class F>
+Status guarded(F&& run_step) {
+  try {
+    return run_step();
+  } catch (const std::exception& e) {
+    return make_error(ErrorCode::Internal, std::string("exception in the backend: ") + e.what());
+  } catch (...) {
+    return make_error(ErrorCode::Internal, "unknown exception in the backend");
+  }
 }
 
 // An event waiting to be sent after the step's stats are published (so that
@@ -263,21 +281,21 @@ void Engine::Impl::step() {
   ids.resize(num_rows);
   const bool on_host = std::any_of(sampled.begin(), sampled.end(),
                                    [](const Sequence* s) { return s->sampler.needs_host(); });
-  Status status;
-  if (num_rows == 0) {
-    status = backend->forward(st.plan, {});
-  } else if (!on_host) {
-    rows.resize(num_rows);
-    for (size_t i = 0; i < num_rows; ++i) rows[i] = sampled[i]->sampler.next_row();
-    status = backend->forward_sampled(st.plan, rows, ids);
-  } else {
+  const Status status = guarded([&]() -> Status {
+    if (num_rows == 0) return backend->forward(st.plan, {});
+    if (!on_host) {
+      rows.resize(num_rows);
+      for (size_t i = 0; i < num_rows; ++i) rows[i] = sampled[i]->sampler.next_row();
+      return backend->forward_sampled(st.plan, rows, ids);
+    }
     logits.resize(num_rows * static_cast<size_t>(vocab_size));
-    status = backend->forward(st.plan, logits);
-    for (size_t i = 0; status.ok() && i < num_rows; ++i) {
+    TK_TRY(backend->forward(st.plan, logits));
+    for (size_t i = 0; i < num_rows; ++i) {
       ids[i] = sampled[i]->sampler.sample(
           std::span<const float>(logits).subspan(i * vocab_size, vocab_size));
     }
-  }
+    return {};
+  });
   const int32_t num_in_step = static_cast<int32_t>(in_step.size());
   if (!status.ok()) {
     fail_step(status.error());

@@ -262,6 +262,23 @@ TEST(EngineBehaviour, AFailedStepErrorsItsRequestsAndTheEngineGoesOn) {
   EXPECT_EQ(engine->stats().kv_blocks_used, 0);
 }
 
+TEST(EngineBehaviour, ACallbackThatThrowsDoesNotStopTheEngine) {
+  AidreamsRuntime a;
+  ASSERT_TRUE(a.backend);
+  auto engine = make_engine(a, paged());
+  ASSERT_TRUE(engine);
+  std::atomic<int> num_events{0};
+  engine->submit({{1}, greedy(), {}, 5}, [&](const EngineEvent&) {
+    ++num_events;
+    throw std::runtime_error("client bug");
+  });
+  Collector c;
+  const RequestId id = c.submit(*engine, {{1}, greedy(), {}, 10});
+  ASSERT_TRUE(c.wait());
+  EXPECT_EQ(c.get(id).ids, reference_after(0, 10));
+  EXPECT_EQ(num_events.load(), 6);  // 5 tokens and the end, each delivered once
+}
+
 // The Generator on its own backend: the single-sequence reference.
 std::vector<int32_t> generator_ids(const std::vector<int32_t>& prompt, const SamplingParams& s,
                                    std::vector<std::string> stop, int32_t max_tokens,

@@ -13,7 +13,7 @@ for b in tests/gpu/gpu_cuda_tests tests/gpu/gpu_decode_bench app/tokamak-cli; do
   if [ -f "$BUILD/$b" ]; then strip -o "$CARRY/bin/$(basename "$b")" "$BUILD/$b"; fi
 done
 # Shared libraries the GPU machine might lack (run.sh uses them only then).
-for name in libfmt.so.9 libpcre2-8.so.0 libsentencepiece.so.0; do
+for name in libfmt.so.9 libpcre2-8.so.0 libsentencepiece.so.0 libsqlite3.so.0; do
   p=$(ldconfig -p | awk -v n="$name" '$1 == n {print $NF; exit}')
   [ -n "$p" ] && cp -L "$p" "$CARRY/lib/$name"
 done

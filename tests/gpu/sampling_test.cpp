@@ -13,7 +13,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <random>
 #include <string>
 #include <vector>
@@ -88,22 +90,27 @@ std::vector<Candidate> host_candidates(std::span<const float> logits, const RowS
   return c;
 }
 
-// True when the host's draw target lies within 1e-12 of the boundary
-// between the host's id and its neighbour `other` in the final order.
+// True when the host's draw target lies within 1e-12 (of the total) of the
+// boundary between the host's id and the device's in the final order, with
+// only zero-probability candidates between them.
 bool at_cdf_boundary(std::span<const float> logits, const RowSampling& row, int32_t host_id,
-                     int32_t other) {
+                     int32_t device_id) {
   const std::vector<Candidate> c = host_candidates(logits, row);
   double total = 0.0;
   for (const auto& x : c) total += x.p;
   const double target = row.u * total;
-  double cum = 0.0;
-  for (size_t i = 0; i + 1 < c.size(); ++i) {
-    cum += c[i].p;
-    const bool pair = (c[i].id == host_id && c[i + 1].id == other) ||
-                      (c[i].id == other && c[i + 1].id == host_id);
-    if (pair && std::abs(target - cum) <= 1e-12) return true;
+  int64_t a = -1, b = -1;
+  for (size_t i = 0; i < c.size(); ++i) {
+    if (c[i].id == host_id) a = static_cast<int64_t>(i);
+    if (c[i].id == device_id) b = static_cast<int64_t>(i);
   }
-  return false;
+  if (a < 0 || b < 0) return false;
+  const int64_t lo = std::min(a, b), hi = std::max(a, b);
+  double cum = 0.0;
+  for (int64_t i = 0; i <= lo; ++i) cum += c[i].p;
+  for (int64_t i = lo + 1; i < hi; ++i)
+    if (c[i].p != 0.0f) return false;
+  return std::abs(target - cum) <= 1e-12 * std::max(total, 1.0);
 }
 
 struct Totals {

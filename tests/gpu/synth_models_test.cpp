@@ -19,7 +19,11 @@ namespace {
 
 struct SynthCase {
   std::string preset, mix;
-  double tol;  // vs the CPU backend (which quantizes activations for block types)
+  // vs the CPU backend (which quantizes activations for block types): the
+  // fp16 KV pool alone moves logits by ~3e-4 (2e-3 ~ 4 u of fp16); the
+  // 9-token chunks go through the tensor-core GEMM for F16 (fp16
+  // activations, 1e-2) and BF16 (bf16 activations, 5e-2); see backend_test.
+  double tol;
 };
 
 class SynthModels : public ::testing::TestWithParam<SynthCase> {};
@@ -59,12 +63,12 @@ TEST_P(SynthModels, CudaLogitsMatchCpuBackend) {
 
 INSTANTIATE_TEST_SUITE_P(
     Presets, SynthModels,
-    ::testing::Values(SynthCase{"tiny", "f32", 1e-5}, SynthCase{"tiny", "f16", 1e-5},
+    ::testing::Values(SynthCase{"tiny", "f32", 2e-3}, SynthCase{"tiny", "f16", 1e-2},
                       SynthCase{"tiny", "q8_0", 0.03}, SynthCase{"tiny", "q4_0", 0.03},
-                      SynthCase{"tiny", "q4_k_m", 0.03}, SynthCase{"tiny-qwen2", "bf16", 1e-5},
+                      SynthCase{"tiny", "q4_k_m", 0.03}, SynthCase{"tiny-qwen2", "bf16", 5e-2},
                       SynthCase{"tiny-qwen2", "q4_k_m", 0.03},
                       SynthCase{"tiny-llama3", "q6_k", 0.03},
-                      SynthCase{"tiny-llama3", "f16", 1e-5}),
+                      SynthCase{"tiny-llama3", "f16", 1e-2}),
     [](const auto& info) {
       std::string name = info.param.preset + "_" + info.param.mix;
       for (char& ch : name)

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <random>
 
 #include "tokenizer/tokenizer.h"
@@ -13,7 +14,9 @@ namespace tokamak {
 namespace {
 
 constexpr const char* kForms =
-    "expected fixed:IN:OUT, random:IN_MIN-IN_MAX:OUT_MIN-OUT_MAX or lmi (token counts >= 1)";
+    "expected fixed:IN:OUT, random:IN_MIN-IN_MAX:OUT_MIN-OUT_MAX, lmi or lmi:SCALE (token counts "
+    ">= "
+    "1, 0 < SCALE <= 1)";
 
 std::vector<std::string_view> split(std::string_view s, char sep) {
   std::vector<std::string_view> out;
@@ -73,7 +76,7 @@ std::string WorkloadSpec::name() const {
       return fmt::format("random:{}-{}:{}-{}", min_prompt_tokens, max_prompt_tokens,
                          min_output_tokens, max_output_tokens);
     case Kind::Lmi:
-      return scale == 1.0 ? "lmi" : fmt::format("lmi (scale {})", scale);
+      return scale == 1.0 ? "lmi" : fmt::format("lmi:{:g}", scale);
   }
   return "?";
 }
@@ -81,8 +84,14 @@ std::string WorkloadSpec::name() const {
 Result<WorkloadSpec> parse_workload(std::string_view text) {
   WorkloadSpec w;
   const auto parts = split(text, ':');
-  if (parts.size() == 1 && parts[0] == "lmi") {
+  if ((parts.size() == 1 || parts.size() == 2) && parts[0] == "lmi") {
     w.kind = WorkloadSpec::Kind::Lmi;
+    if (parts.size() == 2) {
+      const std::string scale(parts[1]);
+      char* end = nullptr;
+      w.scale = std::strtod(scale.c_str(), &end);
+      if (scale.empty() || *end != '\0' || !(w.scale > 0.0 && w.scale <= 1.0)) return bad(text);
+    }
     w.min_prompt_tokens = kLmi.prompt_tokens[0];
     w.max_prompt_tokens = kLmi.prompt_tokens[2];
     w.min_output_tokens = kLmi.output_tokens[0];

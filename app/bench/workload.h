@@ -4,10 +4,11 @@
 //
 //   fixed:IN:OUT                          every request IN prompt tokens, OUT generated
 //   random:IN_MIN-IN_MAX:OUT_MIN-OUT_MAX  lengths uniform in the ranges (inclusive), seeded
-//   lmi                                   the published comparison of batching strategies on
+//   lmi, lmi:SCALE                        the published comparison of batching strategies on
 //                                         Llama 2 7B: three prompts of different lengths, each
 //                                         with 64, 128 and 256 generated tokens; 50 clients,
-//                                         5000 requests (lmi_defaults)
+//                                         5000 requests (kLmi); SCALE (0 < SCALE <= 1) scales
+//                                         the request count and every token length
 //
 // Prompts are random ids of the model's vocabulary (normal tokens only, BOS
 // first), not tokenized text: the length of each prompt is then exactly what
@@ -45,7 +46,7 @@ struct WorkloadSpec {
 };
 
 // Parses a workload name (see the header comment); InvalidArgument with the
-// expected forms otherwise.
+// expected forms otherwise. name() of the result parses back to it.
 Result<WorkloadSpec> parse_workload(std::string_view text);
 
 // The lmi preset: prompt lengths (BOS included), output lengths, clients and

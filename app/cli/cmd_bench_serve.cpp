@@ -61,11 +61,11 @@ Plan make_plan(const ServeCliOptions& o) {
   if (o.rate < 0.0) fail(fmt::format("--rate {}: expected >= 0 requests/s", o.rate));
   for (const std::string& w : o.workloads) {
     WorkloadSpec spec = take(parse_workload(w));
-    if (spec.kind == WorkloadSpec::Kind::Lmi) spec.scale = o.scale;
+    if (spec.kind == WorkloadSpec::Kind::Lmi && spec.scale == 1.0) spec.scale = o.scale;
     int32_t longest = spec.max_prompt_tokens + spec.max_output_tokens;
     if (spec.kind == WorkloadSpec::Kind::Lmi) {
-      longest = std::max<int32_t>(1, std::lround(kLmi.prompt_tokens[2] * o.scale)) +
-                std::max<int32_t>(1, std::lround(kLmi.output_tokens[2] * o.scale));
+      longest = std::max<int32_t>(1, std::lround(kLmi.prompt_tokens[2] * spec.scale)) +
+                std::max<int32_t>(1, std::lround(kLmi.output_tokens[2] * spec.scale));
     }
     plan.longest_request = std::max(plan.longest_request, longest);
     plan.workloads.push_back(spec);
@@ -75,7 +75,7 @@ Plan make_plan(const ServeCliOptions& o) {
     const int32_t n =
         o.num_requests > 0
             ? o.num_requests
-            : (lmi ? std::max<int32_t>(1, std::lround(kLmi.num_requests * o.scale)) : 64);
+            : (lmi ? std::max<int32_t>(1, std::lround(kLmi.num_requests * w.scale)) : 64);
     std::vector<int32_t> conc = o.concurrency;
     if (conc.empty()) conc = {lmi ? kLmi.concurrency : 8};
     if (o.rate > 0.0) conc = {0};
@@ -300,8 +300,8 @@ void add_bench_serve_command(CLI::App& bench) {
       ->delimiter(',')
       ->capture_default_str();
   cmd->add_option("--workload", o->workloads,
-                  "fixed:IN:OUT, random:IN_MIN-IN_MAX:OUT_MIN-OUT_MAX or lmi; a list sweeps "
-                  "(e.g. prompt lengths)")
+                  "fixed:IN:OUT, random:IN_MIN-IN_MAX:OUT_MIN-OUT_MAX, lmi or lmi:SCALE; a list "
+                  "sweeps (e.g. prompt lengths)")
       ->delimiter(',')
       ->capture_default_str();
   cmd->add_option("-n,--requests", o->num_requests,

@@ -36,11 +36,23 @@ TEST(Workload, ParsesTheThreeForms) {
   ASSERT_TRUE(l.ok());
   EXPECT_EQ(l->kind, WorkloadSpec::Kind::Lmi);
   EXPECT_EQ(l->name(), "lmi");
+  EXPECT_EQ(l->scale, 1.0);
+  auto ls = parse_workload("lmi:0.25");
+  ASSERT_TRUE(ls.ok()) << ls.error().message;
+  EXPECT_EQ(ls->scale, 0.25);
+  EXPECT_EQ(ls->name(), "lmi:0.25");
+  // Every name parses back to the same workload.
+  for (const WorkloadSpec& w : {*f, *r, *l, *ls}) {
+    auto again = parse_workload(w.name());
+    ASSERT_TRUE(again.ok()) << w.name();
+    EXPECT_EQ(again->name(), w.name());
+  }
 }
 
 TEST(Workload, RefusesMalformedNames) {
   for (const char* bad : {"", "fixed", "fixed:0:5", "fixed:5", "fixed:a:5", "fixed:5:5:5",
-                          "random:5-4:1-2", "random:1-2", "random:-1-2:3-4", "lmi:2", "poisson"}) {
+                          "random:5-4:1-2", "random:1-2", "random:-1-2:3-4", "lmi:2", "lmi:0",
+                          "lmi:", "lmi:x", "lmi:0.5:1", "poisson"}) {
     auto w = parse_workload(bad);
     ASSERT_FALSE(w.ok()) << bad;
     EXPECT_EQ(w.error().code, ErrorCode::InvalidArgument);

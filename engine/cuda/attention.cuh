@@ -1,12 +1,21 @@
-// Causal attention over the paged KV pool, online softmax:
+// Causal attention over the paged fp16 KV pool, online softmax in fp32:
 //   out[t, h] = softmax_j(q[t, h] · K[j, kh] / sqrt(head_dim)) · V[j, kh],
 //   j in [0, positions[t]] of the token's sequence, kh = h / (num_heads / num_kv_heads).
 //
-// One block per (token, head), for decode and prefill alike: the keys are
-// walked in tiles of 128 positions (thread i scores key i of the tile into
-// shared memory), and each thread keeps its dimensions of the running output.
+// Two kernels, chosen by the number of tokens only (so a captured decode
+// graph stays valid for any positions and block tables):
+//  - decode (num_tokens <= kMaxSplitTokens, scratch given): flash-decoding.
+//    Grid (tokens, kv heads, kAttentionSplits); each block takes one slice of
+//    the token's keys for all q heads of its KV head (K/V read once per
+//    group), writes a partial (max, sum, unnormalised output), and a second
+//    kernel merges the slices. The slice length comes from the positions in
+//    device memory; blocks past the end only mark their slice empty.
+//  - prefill: tiles of up to 32 (token, head) rows of one KV head against
+//    64-key tiles staged in shared memory (fp32), causal, per sequence of the
+//    tile (a tile may mix sequences).
 #pragma once
 
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -16,11 +25,20 @@
 namespace tokamak::cuda {
 
 inline constexpr int32_t kMaxAttentionHeadDim = 256;
+inline constexpr int kAttentionSplits = 16;
+inline constexpr int64_t kMaxSplitTokens = 16;
 
-// q, out: (num_tokens, num_heads, head_dim); pools of one layer.
-// cudaErrorInvalidValue when head_dim > kMaxAttentionHeadDim.
-cudaError_t launch_attention(const PagedKv& kv, const float* q, const float* k_pool,
-                             const float* v_pool, int32_t num_heads, int32_t num_kv_heads,
-                             int32_t head_dim, int64_t num_tokens, float* out, cudaStream_t stream);
+// Scratch bytes the decode path needs (partials of kMaxSplitTokens tokens).
+size_t attention_scratch_bytes(int32_t num_heads, int32_t head_dim);
+
+// q, out: (num_tokens, num_heads, head_dim) fp32; pools of one layer, fp16,
+// (num_blocks, block_size, kv_dim). scratch: attention_scratch_bytes() of
+// device memory, or null (then every step takes the prefill kernel).
+// cudaErrorInvalidValue when head_dim > kMaxAttentionHeadDim, head_dim is
+// not a multiple of 4 or the heads do not group.
+cudaError_t launch_attention(const PagedKv& kv, const float* q, const __half* k_pool,
+                             const __half* v_pool, int32_t num_heads, int32_t num_kv_heads,
+                             int32_t head_dim, int64_t num_tokens, float* scratch, float* out,
+                             cudaStream_t stream);
 
 }  // namespace tokamak::cuda

@@ -33,7 +33,8 @@ using cuda::Layout;
 struct WorkspaceLayout {
   size_t x, xb, q, k, v, att, delta, gate, up, logits;  // floats
   size_t inv_freq;                                      // (rope_dim / 2) floats
-  size_t meta;  // ints: tokens (T), positions (T), token_seq (T), logits_rows (T)
+  size_t att_scratch;  // split-K attention partials (attention_scratch_bytes)
+  size_t meta;         // ints: tokens (T), positions (T), token_seq (T), logits_rows (T)
   size_t bytes;
 };
 
@@ -52,13 +53,14 @@ WorkspaceLayout workspace_layout(const ModelSpec& s, int64_t T) {
   w.up = l.add(T * s.hidden_dim * f);
   w.logits = l.add(T * s.vocab_size * f);
   w.inv_freq = l.add(std::max(1, s.rope.dim / 2) * f);
+  w.att_scratch = l.add(cuda::attention_scratch_bytes(s.num_heads, s.head_dim));
   w.meta = l.add(4 * T * sizeof(int32_t));
   w.bytes = l.bytes();
   return w;
 }
 
 int64_t kv_pool_bytes(const ModelSpec& s, const KvCacheConfig& kv) {
-  return static_cast<int64_t>(kv.num_blocks) * kv.block_size * s.kv_bytes_per_token(sizeof(float));
+  return static_cast<int64_t>(kv.num_blocks) * kv.block_size * s.kv_bytes_per_token(sizeof(__half));
 }
 
 std::string mib(int64_t bytes) { return std::to_string((bytes + (1 << 20) - 1) >> 20) + " MiB"; }
@@ -212,12 +214,12 @@ class CudaBackend final : public Backend {
                                   spec_.head_dim, spec_.num_heads, n, q, stream_));
     TK_CUDA_TRY(cuda::launch_rope(neox, kv_view_.positions, inv_freq, spec_.rope.dim,
                                   spec_.head_dim, spec_.num_kv_heads, n, k, stream_));
-    float* k_pool = kv_.as<float>() + (2 * l) * layer_pool_floats_;
-    float* v_pool = k_pool + layer_pool_floats_;
+    __half* k_pool = kv_.as<__half>() + (2 * l) * layer_pool_floats_;
+    __half* v_pool = k_pool + layer_pool_floats_;
     TK_CUDA_TRY(cuda::launch_kv_store(kv_view_, k, v, n, k_pool, v_pool, stream_));
     TK_CUDA_TRY(cuda::launch_attention(kv_view_, q, k_pool, v_pool, spec_.num_heads,
-                                       spec_.num_kv_heads, spec_.head_dim, n, f(layout_.att),
-                                       stream_));
+                                       spec_.num_kv_heads, spec_.head_dim, n,
+                                       f(layout_.att_scratch), f(layout_.att), stream_));
     TK_TRY(gemm_.run(w.wo, f(layout_.att), n, f(layout_.delta)));
     return {};
   }
@@ -260,7 +262,7 @@ class CudaBackend final : public Backend {
   cudaStream_t stream_ = nullptr;
   cuda::DeviceWeights weights_;
   cuda::PrefillGemm gemm_;  // released before stream_ is destroyed
-  DeviceMemory kv_;         // per layer l: K at 2l, V at 2l + 1 (layer_pool_floats_ each)
+  DeviceMemory kv_;         // fp16; per layer l: K at 2l, V at 2l + 1 (layer_pool_floats_ each)
   int64_t layer_pool_floats_ = 0;
   DeviceMemory ws_;
   DeviceMemory tables_;

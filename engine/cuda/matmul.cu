@@ -9,6 +9,7 @@ namespace {
 
 constexpr int kWarps = 4;  // per block; each warp works alone
 constexpr int kThreads = kWarps * kWarpSize;
+constexpr int kStages = 2;  // segments per warp: one in flight while one is reduced
 
 // Shared bytes of one row segment slot: the segment's bytes keep their
 // global address modulo 16 (for the 16-byte copies), hence the slack.
@@ -18,7 +19,7 @@ __host__ __device__ constexpr int slot_bytes() {
 }
 template <TensorType T, int NR>
 __host__ __device__ constexpr int warp_smem_bytes() {
-  return 2 * NR * slot_bytes<T>();  // two stages of NR rows
+  return kStages * NR * slot_bytes<T>();
 }
 
 // Up to kMaxMatmulGroup weights of one type and row length sharing the
@@ -72,8 +73,9 @@ __device__ __forceinline__ void cp_async16(void* dst, const void* src) {
 __device__ __forceinline__ void cp_async_commit() {
   asm volatile("cp.async.commit_group;\n" ::: "memory");
 }
-__device__ __forceinline__ void cp_async_wait_all_but_one() {
-  asm volatile("cp.async.wait_group 1;\n" ::: "memory");
+// Waits until at most kStages - 2 of this thread's copy groups are pending.
+__device__ __forceinline__ void cp_async_wait_stage() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(kStages - 2) : "memory");
 }
 
 // The warp copies bytes [src, src + bytes) (both ends 2-byte aligned) to
@@ -93,12 +95,27 @@ __device__ __forceinline__ void stage_bytes(uint8_t* slot, const uint8_t* src, i
     *reinterpret_cast<uint16_t*>(dst + (o - a)) = *reinterpret_cast<const uint16_t*>(o);
 }
 
-// x values run0 + i, run1 + i (i < 8) of one token row; zero past `valid`.
-__device__ __forceinline__ void load_x16(const float* xr, int run0, int run1, int valid, bool x_vec,
-                                         float* xs) {
-  if (x_vec && valid == 16) {
-    const float4* a = reinterpret_cast<const float4*>(xr + run0);
-    const float4* b = reinterpret_cast<const float4*>(xr + run1);
+// Position of x value i in the shared copy of x: 4 floats of padding after
+// every 32, so the lanes' 16-byte reads of a piece hit distinct banks.
+__host__ __device__ constexpr int64_t padded(int64_t i) { return i + 4 * (i >> 5); }
+
+// x values v0 + i, v1 + i (i < 8) of one token row (xr: global, or the
+// padded shared copy); zero past `valid`.
+__device__ __forceinline__ void load_x16(const float* xr, bool in_smem, int64_t v0, int64_t v1,
+                                         int valid, bool x_vec, float* xs) {
+  if (in_smem && valid == 16) {
+    const float4* a = reinterpret_cast<const float4*>(xr + padded(v0));
+    const float4* b = reinterpret_cast<const float4*>(xr + padded(v1));
+    const float4 v[4] = {a[0], a[1], b[0], b[1]};
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      xs[4 * k] = v[k].x, xs[4 * k + 1] = v[k].y, xs[4 * k + 2] = v[k].z, xs[4 * k + 3] = v[k].w;
+    }
+    return;
+  }
+  if (!in_smem && x_vec && valid == 16) {
+    const float4* a = reinterpret_cast<const float4*>(xr + v0);
+    const float4* b = reinterpret_cast<const float4*>(xr + v1);
     const float4 v[4] = {__ldg(a), __ldg(a + 1), __ldg(b), __ldg(b + 1)};
 #pragma unroll
     for (int k = 0; k < 4; ++k) {
@@ -108,17 +125,17 @@ __device__ __forceinline__ void load_x16(const float* xr, int run0, int run1, in
   }
 #pragma unroll
   for (int i = 0; i < 8; ++i) {
-    xs[i] = i < valid ? __ldg(xr + run0 + i) : 0.0f;
-    xs[8 + i] = 8 + i < valid ? __ldg(xr + run1 + i) : 0.0f;
+    xs[i] = i < valid ? xr[in_smem ? padded(v0 + i) : v0 + i] : 0.0f;
+    xs[8 + i] = 8 + i < valid ? xr[in_smem ? padded(v1 + i) : v1 + i] : 0.0f;
   }
 }
 
-// acc[r][t] += piece p of rows r < num_r · token rows t < num_t.
+// acc[r][t] += piece p of rows r < num_r · token rows t < num_t (2+ tokens).
 template <TensorType T, int NR, int NT>
 __device__ __forceinline__ void accumulate_piece(const uint8_t* const* segs, const bool* aligned,
                                                  int num_r, int p, int valid, const float* x0,
-                                                 int64_t n, int num_t, bool x_vec,
-                                                 float (&acc)[NR][NT]) {
+                                                 bool x_smem, int64_t s0, int64_t n, int num_t,
+                                                 bool x_vec, float (&acc)[NR][NT]) {
   float wq[NR][16], a[NR], b[NR];
   int run0 = 0, run1 = 0;
 #pragma unroll
@@ -128,7 +145,7 @@ __device__ __forceinline__ void accumulate_piece(const uint8_t* const* segs, con
   for (int t = 0; t < NT; ++t) {
     if (t >= num_t) break;
     float xs[16];
-    load_x16(x0 + t * n, run0, run1, valid, x_vec, xs);
+    load_x16(x0 + t * n, false, s0 + run0, s0 + run1, valid, x_vec, xs);
     float sx = 0.0f;
     if (Piece<T>::kHasMin) {
 #pragma unroll
@@ -150,14 +167,83 @@ __device__ __forceinline__ void accumulate_piece(const uint8_t* const* segs, con
   }
 }
 
+// acc[r] += piece p of rows r (all NR when kFull) · xs (one token).
+template <TensorType T, int NR, bool kFull>
+__device__ __forceinline__ void dot_rows(const uint8_t* const* segs, const bool* aligned, int num_r,
+                                         int p, int valid, const float* xs, float sx,
+                                         float (&acc)[NR][1]) {
+#pragma unroll
+  for (int r = 0; r < NR; ++r) {
+    if (kFull || r < num_r) {
+      float wq[16], a, b;
+      int run0, run1;
+      Piece<T>::decode(segs[r], aligned[r], p, valid, wq, a, b, run0, run1);
+      float s[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+      for (int i = 0; i < 16; ++i) s[i & 3] = fmaf(wq[i], xs[i], s[i & 3]);
+      acc[r][0] = fmaf(a, (s[0] + s[1]) + (s[2] + s[3]), acc[r][0]);
+      if (Piece<T>::kHasMin) acc[r][0] = fmaf(b, sx, acc[r][0]);
+    }
+  }
+}
+
+// One token: the lane's pieces of a staged segment, kPieces at a time (their
+// x loads issued together), rows without guards when the group is full.
+template <TensorType T, int NR, int kPieces, bool kFull>
+__device__ __forceinline__ void reduce_segment_1(const uint8_t* const* segs, const bool* aligned,
+                                                 int num_r, int seg_n, const float* x0, bool x_smem,
+                                                 int64_t s0, bool x_vec, int lane,
+                                                 float (&acc)[NR][1]) {
+  using P = Piece<T>;
+  const int num_pieces = (seg_n + 15) / 16;
+  int p = lane;
+  for (; p + (kPieces - 1) * kWarpSize < num_pieces; p += kPieces * kWarpSize) {
+    float xs[kPieces][16], sx[kPieces];
+    int valid[kPieces];
+#pragma unroll
+    for (int k = 0; k < kPieces; ++k) {
+      const int pk = p + k * kWarpSize;
+      valid[k] = P::kFloat ? min(16, seg_n - 16 * pk) : 16;
+      int run0, run1;
+      P::runs(pk, run0, run1);
+      load_x16(x0, x_smem, s0 + run0, s0 + run1, valid[k], x_vec, xs[k]);
+    }
+#pragma unroll
+    for (int k = 0; k < kPieces; ++k) {
+      sx[k] = 0.0f;
+      if (P::kHasMin) {
+#pragma unroll
+        for (int i = 0; i < 16; ++i) sx[k] += xs[k][i];
+      }
+    }
+#pragma unroll
+    for (int k = 0; k < kPieces; ++k)
+      dot_rows<T, NR, kFull>(segs, aligned, num_r, p + k * kWarpSize, valid[k], xs[k], sx[k], acc);
+  }
+  for (; p < num_pieces; p += kWarpSize) {  // the rest, one at a time
+    float xs[16], sx = 0.0f;
+    const int valid = P::kFloat ? min(16, seg_n - 16 * p) : 16;
+    int run0, run1;
+    P::runs(p, run0, run1);
+    load_x16(x0, x_smem, s0 + run0, s0 + run1, valid, x_vec, xs);
+    if (P::kHasMin) {
+#pragma unroll
+      for (int i = 0; i < 16; ++i) sx += xs[i];
+    }
+    dot_rows<T, NR, kFull>(segs, aligned, num_r, p, valid, xs, sx, acc);
+  }
+}
+
 // grid (blocks, ceil(num_tokens / NT)), block kThreads, dynamic shared
-// kWarps * warp_smem_bytes<T, NR>(). Warp w of the grid takes row groups
+// kWarps * warp_smem_bytes<T, NR>() (+ the padded copy of x when x_smem, one
+// token only). Warp w of the grid takes row groups
 // w, w + (all warps), ...; each row group (NR rows) is walked segment by
 // segment, the next (of this or the next row group) staged while the
 // current one is reduced.
-template <TensorType T, int NR, int NT>
+template <TensorType T, int NR, int NT, int kPieces>
 __global__ void __launch_bounds__(kThreads)
-    matmul_kernel(MatmulGroup group, int64_t n, const float* x, int64_t num_tokens, bool x_vec) {
+    matmul_kernel(MatmulGroup group, int64_t n, const float* x, int64_t num_tokens, bool x_vec,
+                  bool x_smem) {
   using P = Piece<T>;
   extern __shared__ __align__(16) uint8_t smem[];
   const int lane = threadIdx.x % kWarpSize, warp = threadIdx.x / kWarpSize;
@@ -165,14 +251,15 @@ __global__ void __launch_bounds__(kThreads)
   const unsigned total = group.total;
   const unsigned stride = gridDim.x * kWarps;
   const unsigned first = blockIdx.x * kWarps + warp;
-  if (first >= total) return;
+  const bool has_work = first < total;
   const int64_t t0 = static_cast<int64_t>(blockIdx.y) * NT;
   const int num_t = static_cast<int>(min(static_cast<int64_t>(NT), num_tokens - t0));
-  const float* x0 = x + t0 * n;
+  float* x_copy = reinterpret_cast<float*>(smem + kWarps * warp_smem_bytes<T, NR>());
+  const float* x0 = x_smem ? x_copy : x + t0 * n;
   const unsigned num_segs = static_cast<unsigned>((n + P::kSegValues - 1) / P::kSegValues);
-  const unsigned num_items = ((total - 1 - first) / stride + 1) * num_segs;
+  const unsigned num_items = has_work ? ((total - 1 - first) / stride + 1) * num_segs : 0;
   auto slot = [&](unsigned item, int r) {
-    return stages + ((item & 1) * NR + r) * slot_bytes<T>();
+    return stages + ((item % kStages) * NR + r) * slot_bytes<T>();
   };
   auto segment = [&](unsigned s, int64_t& s0) {
     s0 = static_cast<int64_t>(s) * P::kSegValues;
@@ -194,12 +281,26 @@ __global__ void __launch_bounds__(kThreads)
   for (int r = 0; r < NR; ++r)
 #pragma unroll
     for (int t = 0; t < NT; ++t) acc[r][t] = 0.0f;
-  issue(0);
-  cp_async_commit();
-  for (unsigned it = 0; it < num_items; ++it) {
-    if (it + 1 < num_items) issue(it + 1);
+#pragma unroll
+  for (unsigned k = 0; k + 1 < kStages; ++k) {
+    if (k < num_items) issue(k);
     cp_async_commit();
-    cp_async_wait_all_but_one();
+  }
+  if (x_smem) {  // the block copies x while the first segments are in flight
+    if (x_vec) {
+      for (int64_t i = 4 * threadIdx.x; i < n; i += 4 * kThreads)
+        *reinterpret_cast<float4*>(x_copy + padded(i)) =
+            __ldg(reinterpret_cast<const float4*>(x + i));
+    } else {
+      for (int64_t i = threadIdx.x; i < n; i += kThreads) x_copy[padded(i)] = x[i];
+    }
+    __syncthreads();
+  }
+  if (!has_work) return;
+  for (unsigned it = 0; it < num_items; ++it) {
+    if (it + kStages - 1 < num_items) issue(it + kStages - 1);
+    cp_async_commit();
+    cp_async_wait_stage();
     __syncwarp();
     const RowGroup rg = locate<NR>(group, first + (it / num_segs) * stride);
     const unsigned s = it % num_segs;
@@ -214,10 +315,21 @@ __global__ void __launch_bounds__(kThreads)
       segs[r] = slot(it, r) + (src & 15);
       aligned[r] = (src & 15) == 0;
     }
-    const int num_pieces = (seg_n + 15) / 16;
-    for (int p = lane; p < num_pieces; p += kWarpSize) {
-      const int valid = P::kFloat ? min(16, seg_n - 16 * p) : 16;
-      accumulate_piece<T, NR, NT>(segs, aligned, rg.num_r, p, valid, x0 + s0, n, num_t, x_vec, acc);
+    if constexpr (NT == 1) {
+      if (rg.num_r == NR) {
+        reduce_segment_1<T, NR, kPieces, true>(segs, aligned, NR, seg_n, x0, x_smem, s0, x_vec,
+                                               lane, acc);
+      } else {
+        reduce_segment_1<T, NR, kPieces, false>(segs, aligned, rg.num_r, seg_n, x0, x_smem, s0,
+                                                x_vec, lane, acc);
+      }
+    } else {
+      const int num_pieces = (seg_n + 15) / 16;
+      for (int p = lane; p < num_pieces; p += kWarpSize) {
+        const int valid = P::kFloat ? min(16, seg_n - 16 * p) : 16;
+        accumulate_piece<T, NR, NT>(segs, aligned, rg.num_r, p, valid, x0, x_smem, s0, n, num_t,
+                                    x_vec, acc);
+      }
     }
     if (s + 1 == num_segs) {
 #pragma unroll
@@ -230,29 +342,32 @@ __global__ void __launch_bounds__(kThreads)
         }
       }
     }
-    __syncwarp();  // the slots of this item are staged again two items on
+    __syncwarp();  // the slots of this item are staged again kStages - 1 items on
   }
 }
 
-// Blocks of matmul_kernel<T, NR, NT> that fit on the device at once (the
-// shared-memory limit raised once per instantiation).
-template <TensorType T, int NR, int NT>
-unsigned resident_blocks() {
-  static const unsigned blocks = [] {
-    const int smem = kWarps * warp_smem_bytes<T, NR>();
-    cudaFuncSetAttribute(matmul_kernel<T, NR, NT>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                         smem);
-    int device = 0, sms = 0, per_sm = 0;
-    cudaGetDevice(&device);
-    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
-    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, matmul_kernel<T, NR, NT>, kThreads,
-                                                  smem);
-    return static_cast<unsigned>(std::max(1, sms) * std::max(1, per_sm));
+// Blocks of matmul_kernel<T, NR, NT> with `smem` dynamic shared bytes that
+// fit on the device at once; the kernel's shared-memory limit is raised to
+// the device's opt-in maximum once per instantiation.
+template <TensorType T, int NR, int NT, int kPieces>
+unsigned resident_blocks(int smem, int& max_smem) {
+  static const int2 device = [] {  // SMs, opt-in shared bytes per block
+    int dev = 0, sms = 0, optin = 0;
+    cudaGetDevice(&dev);
+    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+    cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev);
+    cudaFuncSetAttribute(matmul_kernel<T, NR, NT, kPieces>,
+                         cudaFuncAttributeMaxDynamicSharedMemorySize, optin);
+    return make_int2(sms, optin);
   }();
-  return blocks;
+  max_smem = device.y;
+  int per_sm = 0;
+  cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, matmul_kernel<T, NR, NT, kPieces>,
+                                                kThreads, smem);
+  return static_cast<unsigned>(std::max(1, device.x) * std::max(1, per_sm));
 }
 
-template <TensorType T, int NR, int NT>
+template <TensorType T, int NR, int NT, int kPieces = 1>
 cudaError_t launch_kernel(MatmulGroup group, int64_t n, const float* x, int64_t num_tokens,
                           cudaStream_t stream) {
   unsigned total = 0;
@@ -262,16 +377,28 @@ cudaError_t launch_kernel(MatmulGroup group, int64_t n, const float* x, int64_t 
   }
   group.total = total;
   if (total == 0) return cudaSuccess;
-  const unsigned blocks = std::min((total + kWarps - 1) / kWarps, resident_blocks<T, NR, NT>());
+  const int stage_smem = kWarps * warp_smem_bytes<T, NR>();
+  const int x_smem_bytes = static_cast<int>(padded(n + 31) * sizeof(float));
+  int max_smem = 0;
+  resident_blocks<T, NR, NT, kPieces>(stage_smem, max_smem);
+  // One token, block types: x goes to shared memory once per block when it
+  // fits (float types read it through L1: more blocks fit per SM).
+  const bool x_smem = NT == 1 && !Piece<T>::kFloat && stage_smem + x_smem_bytes <= max_smem;
+  const int smem = stage_smem + (x_smem ? x_smem_bytes : 0);
+  const unsigned resident = resident_blocks<T, NR, NT, kPieces>(smem, max_smem);
+  const unsigned blocks = std::min((total + kWarps - 1) / kWarps, resident);
   const unsigned passes = static_cast<unsigned>((num_tokens + NT - 1) / NT);
   const bool x_vec = (reinterpret_cast<uintptr_t>(x) & 15) == 0 && n % 4 == 0;
-  matmul_kernel<T, NR, NT>
-      <<<dim3(blocks, passes), kThreads, kWarps * warp_smem_bytes<T, NR>(), stream>>>(
-          group, n, x, num_tokens, x_vec);
+  matmul_kernel<T, NR, NT, kPieces>
+      <<<dim3(blocks, passes), kThreads, smem, stream>>>(group, n, x, num_tokens, x_vec, x_smem);
   return cudaGetLastError();
 }
 
+int decode_variant = 0;
+
 }  // namespace
+
+void set_matmul_decode_variant(int variant) { decode_variant = variant; }
 
 cudaError_t launch_matmul_group(const MatmulWeight* weights, float* const* ys, int count,
                                 const float* x, int64_t num_tokens, cudaStream_t stream) {
@@ -294,7 +421,11 @@ cudaError_t launch_matmul_group(const MatmulWeight* weights, float* const* ys, i
   const bool ok = dispatch_weight_type(weights[0].type, [&](auto tag) {
     constexpr TensorType T = decltype(tag)::value;
     if (num_tokens == 1) {
-      err = launch_kernel<T, 4, 1>(group, n, x, num_tokens, stream);
+      if (decode_variant == 1) {
+        err = launch_kernel<T, 4, 1, 2>(group, n, x, num_tokens, stream);
+      } else {
+        err = launch_kernel<T, 4, 1, 1>(group, n, x, num_tokens, stream);
+      }
     } else if (num_tokens <= 4) {
       err = launch_kernel<T, 4, 4>(group, n, x, num_tokens, stream);
     } else {

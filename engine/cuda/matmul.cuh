@@ -2,9 +2,9 @@
 //   y (num_tokens, rows) = x (num_tokens, n) · W^T,   W (rows, n) in `type`
 //
 // Decode and small batches (see matmul.cu): each warp owns a group of rows
-// and streams them in segments of a few KiB through its own shared-memory
-// double buffer (cp.async, 16-byte copies, the next segment in flight while
-// the current one is reduced); each lane dots 16-value pieces of every row
+// and streams them in segments of about 1 KiB per row through its own
+// 3-stage shared-memory ring (cp.async, 16-byte copies, two segments in
+// flight while one is reduced); each lane dots 16-value pieces of every row
 // with up to 16 token rows of x, so each weight byte is read once per pass.
 // Warps loop over row groups (grid <= a few blocks per SM).
 #pragma once
@@ -39,5 +39,10 @@ cudaError_t launch_matmul(const MatmulWeight& w, const float* x, int64_t num_tok
 // share type and row length (else cudaErrorInvalidValue).
 cudaError_t launch_matmul_group(const MatmulWeight* weights, float* const* ys, int count,
                                 const float* x, int64_t num_tokens, cudaStream_t stream);
+
+// Benchmarks only: the one-token kernel's inner loop, 0 (default): one
+// 16-value piece per lane at a time; 1: two pieces, their x loads together.
+// Not thread-safe; set it before launching.
+void set_matmul_decode_variant(int variant);
 
 }  // namespace tokamak::cuda

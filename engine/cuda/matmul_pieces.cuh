@@ -70,6 +70,10 @@ template <>
 struct Piece<TensorType::Q4_0> {
   static constexpr int kSegValues = 2048, kBlockValues = 32, kBlockBytes = 18;
   static constexpr bool kHasMin = false, kFloat = false;
+  __device__ static void runs(int p, int& run0, int& run1) {
+    run0 = 32 * (p >> 1) + 8 * (p & 1);
+    run1 = run0 + 16;
+  }
   __device__ static void decode(const uint8_t* seg, bool, int p, int, float* wq, float& a, float& b,
                                 int& run0, int& run1) {
     const uint8_t* blk = seg + (p >> 1) * 18;
@@ -89,6 +93,10 @@ template <>
 struct Piece<TensorType::Q8_0> {
   static constexpr int kSegValues = 1024, kBlockValues = 32, kBlockBytes = 34;
   static constexpr bool kHasMin = false, kFloat = false;
+  __device__ static void runs(int p, int& run0, int& run1) {
+    run0 = 32 * (p >> 1) + 16 * (p & 1);
+    run1 = run0 + 8;
+  }
   __device__ static void decode(const uint8_t* seg, bool, int p, int, float* wq, float& a, float& b,
                                 int& run0, int& run1) {
     const uint8_t* blk = seg + (p >> 1) * 34;
@@ -108,6 +116,10 @@ template <>
 struct Piece<TensorType::Q4_K> {
   static constexpr int kSegValues = 2048, kBlockValues = 256, kBlockBytes = 144;
   static constexpr bool kHasMin = true, kFloat = false;
+  __device__ static void runs(int p, int& run0, int& run1) {
+    run0 = 256 * (p >> 4) + 32 * ((p >> 1) & 7) + 16 * (p & 1);
+    run1 = run0 + 8;
+  }
   __device__ static void decode(const uint8_t* seg, bool aligned16, int p, int, float* wq, float& a,
                                 float& b, int& run0, int& run1) {
     const uint8_t* blk = seg + (p >> 4) * 144;
@@ -139,6 +151,10 @@ template <>
 struct Piece<TensorType::Q6_K> {
   static constexpr int kSegValues = 1024, kBlockValues = 256, kBlockBytes = 210;
   static constexpr bool kHasMin = false, kFloat = false;
+  __device__ static void runs(int p, int& run0, int& run1) {
+    run0 = 256 * (p >> 4) + 32 * ((p >> 1) & 7) + 16 * (p & 1);
+    run1 = run0 + 8;
+  }
   __device__ static void decode(const uint8_t* seg, bool, int p, int, float* wq, float& a, float& b,
                                 int& run0, int& run1) {
     const uint8_t* blk = seg + (p >> 4) * 210;
@@ -168,6 +184,10 @@ template <bool kBf16>
 struct Piece16Bit {
   static constexpr int kSegValues = 1024, kBlockValues = 1, kBlockBytes = 2;
   static constexpr bool kHasMin = false, kFloat = true;
+  __device__ static void runs(int p, int& run0, int& run1) {
+    run0 = 16 * p;
+    run1 = run0 + 8;
+  }
   __device__ static float cvt(uint32_t h) {
     return kBf16 ? bf16_to_f32(static_cast<uint16_t>(h)) : f16_to_f32(static_cast<uint16_t>(h));
   }
@@ -204,6 +224,10 @@ template <>
 struct Piece<TensorType::F32> {
   static constexpr int kSegValues = 512, kBlockValues = 1, kBlockBytes = 4;
   static constexpr bool kHasMin = false, kFloat = true;
+  __device__ static void runs(int p, int& run0, int& run1) {
+    run0 = 16 * p;
+    run1 = run0 + 8;
+  }
   __device__ static void decode(const uint8_t* seg, bool aligned16, int p, int valid, float* wq,
                                 float& a, float& b, int& run0, int& run1) {
     const float* src = reinterpret_cast<const float*>(seg) + 16 * p;

@@ -4,7 +4,7 @@
 // measured copy bandwidth (bytes read + written) for comparison. MODEL may
 // be synth:PRESET:MIX (a random-weight model written to the temp folder
 // first, with app/synth). gpu_decode_bench --kernels times the decode
-// kernels alone.
+// kernels alone (kernel_bench.cpp).
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -17,10 +17,8 @@
 #include <utility>
 #include <vector>
 
-#include "cuda/attention.cuh"
 #include "cuda/cuda_backend.h"
-#include "cuda/matmul.cuh"
-#include "cuda/residual_add.cuh"
+#include "kernel_bench.h"
 #include "model/model.h"
 #include "quant/quant.h"
 #include "synth/synth.h"
@@ -75,112 +73,13 @@ int64_t weight_bytes_per_token(const ModelWeights& w) {
   return total;
 }
 
-// Median microseconds of `launch` over 50 runs (after 5 warm-up runs).
-template <class F>
-double time_us(F&& launch) {
-  cudaEvent_t e0, e1;
-  cudaEventCreate(&e0);
-  cudaEventCreate(&e1);
-  std::vector<double> us;
-  for (int i = 0; i < 55; ++i) {
-    cudaEventRecord(e0);
-    launch();
-    cudaEventRecord(e1);
-    cudaEventSynchronize(e1);
-    float ms = 0;
-    cudaEventElapsedTime(&ms, e0, e1);
-    if (i >= 5) us.push_back(ms * 1e3);
-  }
-  cudaEventDestroy(e0);
-  cudaEventDestroy(e1);
-  return median(us);
-}
-
-// The decode kernels alone on random data: the matrix-vector product for
-// 7B-sized matrices in each type, and attention over 256 and 2048 positions.
-int kernel_bench() {
-  std::mt19937 rng(3);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  for (TensorType type :
-       {TensorType::Q4_0, TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K, TensorType::F16}) {
-    for (auto [rows, n] : {std::pair<int64_t, int64_t>{4096, 4096}, {11008, 4096}, {4096, 11008}}) {
-      const size_t row_bytes = row_size_bytes(type, n);
-      std::vector<float> src(n);
-      std::vector<uint8_t> host(rows * row_bytes);
-      for (int64_t r = 0; r < rows; ++r) {
-        for (auto& v : src) v = normal(rng);
-        if (!quant::quantize_row(type, src.data(), host.data() + r * row_bytes, n).ok()) return 1;
-      }
-      void *w = nullptr, *x = nullptr, *y = nullptr;
-      cudaMalloc(&w, host.size());
-      cudaMalloc(&x, n * sizeof(float));
-      cudaMalloc(&y, rows * sizeof(float));
-      cudaMemcpy(w, host.data(), host.size(), cudaMemcpyHostToDevice);
-      for (auto& v : src) v = normal(rng);
-      cudaMemcpy(x, src.data(), n * sizeof(float), cudaMemcpyHostToDevice);
-      const cuda::MatmulWeight mw{w, type, rows, n, row_bytes};
-      const double us = time_us([&] {
-        cuda::launch_matmul(mw, static_cast<float*>(x), 1, static_cast<float*>(y), nullptr);
-      });
-      std::printf("matvec %-5s %6lld x %-6lld %8.1f us  %7.1f GB/s\n",
-                  std::string(tensor_type_name(type)).c_str(), static_cast<long long>(rows),
-                  static_cast<long long>(n), us, host.size() / (us * 1e-6) / 1e9);
-      cudaFree(w);
-      cudaFree(x);
-      cudaFree(y);
-    }
-  }
-  // Launch overhead: 100 tiny launches back to back.
-  {
-    float* one = nullptr;
-    cudaMalloc(&one, 2 * sizeof(float));
-    cudaMemset(one, 0, 2 * sizeof(float));
-    const double us = time_us([&] {
-      for (int i = 0; i < 100; ++i) cuda::launch_residual_add(one, one + 1, 1, nullptr);
-    });
-    std::printf("launch of a 1-element kernel %8.2f us each (100 back to back)\n", us / 100);
-    cudaFree(one);
-  }
-  // Attention, one decode token, 32 heads of 128 (MHA), fp32 KV.
-  for (int32_t len : {256, 2048}) {
-    const int32_t heads = 32, head_dim = 128, kv_dim = heads * head_dim, bs = 16;
-    const int32_t num_blocks = len / bs;
-    const size_t pool = static_cast<size_t>(num_blocks) * bs * kv_dim;
-    float *k = nullptr, *v = nullptr, *q = nullptr, *out = nullptr;
-    int32_t* meta = nullptr;
-    cudaMalloc(&k, pool * 4);
-    cudaMalloc(&v, pool * 4);
-    cudaMalloc(&q, kv_dim * 4);
-    cudaMalloc(&out, kv_dim * 4);
-    std::vector<int32_t> host_meta = {len - 1, 0, 0};  // position, token_seq, table_start
-    for (int32_t b = 0; b < num_blocks; ++b) host_meta.push_back(b);
-    cudaMalloc(&meta, host_meta.size() * 4);
-    cudaMemcpy(meta, host_meta.data(), host_meta.size() * 4, cudaMemcpyHostToDevice);
-    std::vector<float> r(pool);
-    for (auto& e : r) e = normal(rng);
-    cudaMemcpy(k, r.data(), pool * 4, cudaMemcpyHostToDevice);
-    cudaMemcpy(v, r.data(), pool * 4, cudaMemcpyHostToDevice);
-    cudaMemcpy(q, r.data(), kv_dim * 4, cudaMemcpyHostToDevice);
-    const cuda::PagedKv kv{meta, meta + 1, meta + 2, meta + 3, bs, kv_dim};
-    const double us = time_us(
-        [&] { cuda::launch_attention(kv, q, k, v, heads, heads, head_dim, 1, out, nullptr); });
-    std::printf("attention 32x128 MHA, %5d positions %8.1f us  %7.1f GB/s of K+V\n", len, us,
-                2.0 * len * kv_dim * 4 / (us * 1e-6) / 1e9);
-    cudaFree(k);
-    cudaFree(v);
-    cudaFree(q);
-    cudaFree(out);
-    cudaFree(meta);
-  }
-  return 0;
-}
-
 int run(int argc, char** argv) {
   if (cuda_device_count() == 0) {
     std::fprintf(stderr, "gpu_decode_bench: no CUDA device\n");
     return 1;
   }
-  if (argc == 2 && std::string(argv[1]) == "--kernels") return kernel_bench();
+  if (argc == 2 && std::string(argv[1]) == "--kernels")
+    return kernel_bench(copy_bandwidth_gb_per_s());
   if (argc < 2) {
     std::fprintf(stderr, "usage: gpu_decode_bench MODEL [PROMPT_TOKENS] [DECODE_TOKENS]\n");
     return 2;

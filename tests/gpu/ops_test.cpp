@@ -1,6 +1,7 @@
 // Each CUDA kernel against the CPU reference (engine/cpu, engine/quant) on
 // random inputs of several shapes, odd ones included. Outputs start as NaN,
 // so an element a kernel forgets to write fails the comparison.
+#include <cuda_fp16.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -8,6 +9,9 @@
 #include <cstring>
 #include <memory>
 #include <numeric>
+#include <span>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "core/thread_pool.h"
@@ -77,20 +81,27 @@ TEST_P(MatmulTest, MatchesDequantizedDoubleProduct) {
   DeviceArray<float> dx(x);
   DeviceArray<float> dy(c.num_tokens * c.rows);
   cuda::MatmulWeight w{dw.get(), c.type, c.rows, c.n, m.row_bytes};
-  TK_EXPECT_CUDA_OK(cuda::launch_matmul(w, dx.get(), c.num_tokens, dy.get(), nullptr));
-  const std::vector<float> y = dy.download();
-  // |y - exact| <= 2e-6 * sum |w_i x_i| (fp32 accumulation over n values).
-  for (int64_t t = 0; t < c.num_tokens; ++t) {
-    for (int64_t r = 0; r < c.rows; ++r) {
-      double exact = 0, magnitude = 0;
-      for (int64_t i = 0; i < c.n; ++i) {
-        const double p = static_cast<double>(m.values[r * c.n + i]) * x[t * c.n + i];
-        exact += p;
-        magnitude += std::abs(p);
+  // One token: both inner loops of the decode kernel (the last is the default).
+  for (int variant : {1, 0}) {
+    if (c.num_tokens > 1 && variant != 0) continue;
+    dy.poison();
+    cuda::set_matmul_decode_variant(variant);
+    TK_EXPECT_CUDA_OK(cuda::launch_matmul(w, dx.get(), c.num_tokens, dy.get(), nullptr));
+    const std::vector<float> y = dy.download();
+    SCOPED_TRACE("decode variant " + std::to_string(variant));
+    // |y - exact| <= 2e-6 * sum |w_i x_i| (fp32 accumulation over n values).
+    for (int64_t t = 0; t < c.num_tokens; ++t) {
+      for (int64_t r = 0; r < c.rows; ++r) {
+        double exact = 0, magnitude = 0;
+        for (int64_t i = 0; i < c.n; ++i) {
+          const double p = static_cast<double>(m.values[r * c.n + i]) * x[t * c.n + i];
+          exact += p;
+          magnitude += std::abs(p);
+        }
+        const float got = y[t * c.rows + r];
+        ASSERT_TRUE(std::isfinite(got)) << "token " << t << " row " << r << " not written";
+        ASSERT_NEAR(got, exact, 2e-6 * magnitude + 1e-6) << "token " << t << " row " << r;
       }
-      const float got = y[t * c.rows + r];
-      ASSERT_TRUE(std::isfinite(got)) << "token " << t << " row " << r << " not written";
-      ASSERT_NEAR(got, exact, 2e-6 * magnitude + 1e-6) << "token " << t << " row " << r;
     }
   }
 }
@@ -106,6 +117,11 @@ std::vector<MatmulCase> matmul_cases() {
     for (int64_t n : {bs, 3 * bs, 4096 / bs * bs, 11008 / bs * bs})
       for (int64_t tokens : {1, 2, 8, 9, 20}) cases.push_back({t, n > 5000 ? 19 : 133, n, tokens});
   }
+  // More row groups than the resident warps: each warp takes several.
+  for (TensorType t : {TensorType::Q4_0, TensorType::Q6_K, TensorType::F16})
+    for (int64_t tokens : {1, 5}) cases.push_back({t, 9001, 512, tokens});
+  // 16 tokens in one pass, 33 in three; 3 and 4 in the 4-token kernel.
+  for (int64_t tokens : {3, 4, 16, 33}) cases.push_back({TensorType::Q4_K, 70, 2304, tokens});
   return cases;
 }
 
@@ -176,57 +192,7 @@ TEST(CudaOps, MatmulGroupEqualsSeparateProducts) {
   EXPECT_EQ(cuda::launch_matmul_group(mixed, ys, 2, dx.get(), 1, nullptr), cudaErrorInvalidValue);
 }
 
-class DequantizeGemmTest : public ::testing::TestWithParam<TensorType> {};
-
-TEST_P(DequantizeGemmTest, DequantizeMatchesCpuAndGemmMatchesProduct) {
-  TK_REQUIRE_CUDA_DEVICE();
-  const TensorType type = GetParam();
-  const int64_t bs = traits(type).block_size;
-  const int64_t n = bs == 1 ? 172 : 4 * bs, rows = 45;
-  const Matrix m = random_matrix(type, rows, n, 21);
-  DeviceArray<uint8_t> dw(m.bytes);
-  const cuda::MatmulWeight w{dw.get(), type, rows, n, m.row_bytes};
-  // Rows 3..44 only: the first 3 * n floats stay NaN.
-  DeviceArray<float> dq(rows * n);
-  TK_EXPECT_CUDA_OK(cuda::launch_dequantize(w, 3, rows - 3, dq.get() + 3 * n, nullptr));
-  const std::vector<float> q = dq.download();
-  EXPECT_EQ(gpu_testing::count_non_finite(q), static_cast<size_t>(3 * n));
-  for (int64_t i = 3 * n; i < rows * n; ++i)
-    ASSERT_NEAR(q[i], m.values[i], 1e-6 * std::abs(m.values[i])) << i;
-
-  cuda::PrefillGemm gemm;
-  ASSERT_TRUE(gemm.init(nullptr).ok());
-  for (int64_t tokens : {3, 16, 40}) {
-    const std::vector<float> x = random_floats(tokens * n, 5 + tokens);
-    DeviceArray<float> dx(x), dy(tokens * rows);
-    Status s = gemm.run(w, dx.get(), tokens, dy.get());
-    ASSERT_TRUE(s.ok()) << s.error().message;
-    expect_product(m, x, dy.download(), rows, n, tokens);
-  }
-}
-
-INSTANTIATE_TEST_SUITE_P(AllTypes, DequantizeGemmTest,
-                         ::testing::Values(TensorType::F32, TensorType::F16, TensorType::BF16,
-                                           TensorType::Q8_0, TensorType::Q4_0, TensorType::Q4_K,
-                                           TensorType::Q6_K),
-                         [](const auto& info) {
-                           return std::string(tensor_type_name(info.param));
-                         });
-
-// More rows than one scratch slab holds (64 MiB / (4096 * 4 B) = 4096 rows).
-TEST(CudaOps, PrefillGemmSplitsLargeMatricesIntoSlabs) {
-  TK_REQUIRE_CUDA_DEVICE();
-  const int64_t rows = 4500, n = 4096, tokens = 16;
-  const Matrix m = random_matrix(TensorType::Q8_0, rows, n, 33);
-  const std::vector<float> x = random_floats(tokens * n, 34);
-  DeviceArray<uint8_t> dw(m.bytes);
-  DeviceArray<float> dx(x), dy(tokens * rows);
-  cuda::PrefillGemm gemm;
-  ASSERT_TRUE(gemm.init(nullptr).ok());
-  const cuda::MatmulWeight w{dw.get(), TensorType::Q8_0, rows, n, m.row_bytes};
-  ASSERT_TRUE(gemm.run(w, dx.get(), tokens, dy.get()).ok());
-  expect_product(m, x, dy.download(), rows, n, tokens);
-}
+// Dequantization and the prefill GEMM: tests/gpu/prefill_gemm_test.cpp.
 
 class EmbeddingTest : public ::testing::TestWithParam<TensorType> {};
 
@@ -335,11 +301,54 @@ TEST(CudaOps, SwigluResidualAddAndBias) {
   EXPECT_EQ(dx.download(), x);
 }
 
-// Two sequences with scrambled block tables: one decodes a token at a
-// position past several key tiles, the other prefills a chunk.
+// Attention steps through scrambled block tables, fp16 pools. The CPU
+// reference gets the same pools rounded to fp16, so only fp32 summation
+// order separates the two.
 struct AttentionCase {
   int32_t num_heads, num_kv_heads, head_dim, block_size;
 };
+
+// A step: each sequence's length after the step, and the step's tokens as
+// (sequence, position) pairs.
+struct AttentionStep {
+  std::string name;
+  std::vector<int32_t> seq_lens;
+  std::vector<std::pair<int32_t, int32_t>> tokens;
+};
+
+std::vector<AttentionStep> attention_steps() {
+  std::vector<AttentionStep> steps;
+  // One decode token past several key tiles, a 10-token chunk of another sequence.
+  AttentionStep mixed{"decode_and_chunk", {300, 15}, {{0, 299}}};
+  for (int32_t p = 5; p < 15; ++p) mixed.tokens.push_back({1, p});
+  steps.push_back(mixed);
+  // Decode tokens whose slices are all empty but one, some empty, none empty.
+  steps.push_back(
+      {"decode_lengths", {1, 33, 41, 700, 2500}, {{0, 0}, {1, 32}, {2, 40}, {3, 699}, {4, 2499}}});
+  // A prompt of 150 tokens (more than one query tile and key tile) and a decode.
+  AttentionStep prompt{"prompt_150", {150, 78}, {}};
+  for (int32_t p = 0; p < 150; ++p) prompt.tokens.push_back({0, p});
+  prompt.tokens.push_back({1, 77});
+  steps.push_back(prompt);
+  return steps;
+}
+
+std::vector<float> round_to_half(std::vector<float> v) {
+  for (float& x : v) x = __half2float(__float2half_rn(x));
+  return v;
+}
+
+std::vector<__half> to_half(const std::vector<float>& v) {
+  std::vector<__half> h(v.size());
+  for (size_t i = 0; i < v.size(); ++i) h[i] = __float2half_rn(v[i]);
+  return h;
+}
+
+std::vector<uint16_t> half_bits(const std::vector<__half>& h) {
+  std::vector<uint16_t> bits(h.size());
+  std::memcpy(bits.data(), h.data(), h.size() * sizeof(uint16_t));
+  return bits;
+}
 
 class AttentionTest : public ::testing::TestWithParam<AttentionCase> {};
 
@@ -347,68 +356,95 @@ TEST_P(AttentionTest, MatchesCpuAttentionThroughBlockTables) {
   TK_REQUIRE_CUDA_DEVICE();
   const AttentionCase c = GetParam();
   const int32_t kv_dim = c.num_kv_heads * c.head_dim;
-  const int32_t num_blocks = (400 + 20) / c.block_size + 4;
-  std::vector<int32_t> blocks(num_blocks);
-  std::iota(blocks.begin(), blocks.end(), 0);
-  std::shuffle(blocks.begin(), blocks.end(), std::mt19937(5));
-  // Sequence 0 uses the first blocks of the shuffle, sequence 1 the rest.
-  const int32_t seq0_blocks = 300 / c.block_size + 1;
-  std::vector<int32_t> table0(blocks.begin(), blocks.begin() + seq0_blocks);
-  std::vector<int32_t> table1(blocks.begin() + seq0_blocks, blocks.end());
-  const std::vector<StepSequence> seqs = {{table0}, {table1}};
-  std::vector<int32_t> positions = {299}, token_seq = {0};
-  for (int32_t p = 5; p < 15; ++p) positions.push_back(p), token_seq.push_back(1);
-  const int64_t n = positions.size();
+  for (const AttentionStep& step : attention_steps()) {
+    SCOPED_TRACE(step.name);
+    const size_t num_seqs = step.seq_lens.size();
+    std::vector<int32_t> seq_blocks(num_seqs);
+    int32_t num_blocks = 3;  // a few unused
+    for (size_t s = 0; s < num_seqs; ++s) {
+      seq_blocks[s] = (step.seq_lens[s] + c.block_size - 1) / c.block_size;
+      num_blocks += seq_blocks[s];
+    }
+    std::vector<int32_t> blocks(num_blocks);
+    std::iota(blocks.begin(), blocks.end(), 0);
+    std::shuffle(blocks.begin(), blocks.end(), std::mt19937(5));
+    std::vector<int32_t> starts, tables(blocks.begin(), blocks.end() - 3);
+    std::vector<StepSequence> seqs(num_seqs);
+    for (size_t s = 0, used = 0; s < num_seqs; used += seq_blocks[s], ++s) {
+      starts.push_back(static_cast<int32_t>(used));
+      seqs[s].block_table = std::span<const int32_t>(tables).subspan(used, seq_blocks[s]);
+    }
+    std::vector<int32_t> positions, token_seq;
+    for (auto [s, p] : step.tokens) token_seq.push_back(s), positions.push_back(p);
+    const int64_t n = positions.size();
 
-  const int64_t pool_floats = static_cast<int64_t>(num_blocks) * c.block_size * kv_dim;
-  std::vector<float> k_pool = random_floats(pool_floats, 1), v_pool = random_floats(pool_floats, 2);
-  const std::vector<float> q = random_floats(n * c.num_heads * c.head_dim, 3, -2, 2);
-  // New k/v of the step's tokens go through launch_kv_store.
-  const std::vector<float> k_new = random_floats(n * kv_dim, 4),
-                           v_new = random_floats(n * kv_dim, 5);
+    const int64_t pool_size = static_cast<int64_t>(num_blocks) * c.block_size * kv_dim;
+    std::vector<float> k_pool = round_to_half(random_floats(pool_size, 1)),
+                       v_pool = round_to_half(random_floats(pool_size, 2));
+    const std::vector<float> q = random_floats(n * c.num_heads * c.head_dim, 3, -2, 2);
+    const std::vector<float> k_new = random_floats(n * kv_dim, 4),
+                             v_new = random_floats(n * kv_dim, 5);
+    DeviceArray<__half> dk(to_half(k_pool)), dv(to_half(v_pool));
+    // CPU: store (rounded to fp16), then attend.
+    for (int64_t t = 0; t < n; ++t) {
+      const auto& table = seqs[token_seq[t]].block_table;
+      const int64_t off = (static_cast<int64_t>(table[positions[t] / c.block_size]) * c.block_size +
+                           positions[t] % c.block_size) *
+                          kv_dim;
+      for (int32_t i = 0; i < kv_dim; ++i) {
+        k_pool[off + i] = __half2float(__float2half_rn(k_new[t * kv_dim + i]));
+        v_pool[off + i] = __half2float(__float2half_rn(v_new[t * kv_dim + i]));
+      }
+    }
+    std::vector<float> expect(n * c.num_heads * c.head_dim), scores(num_blocks * c.block_size);
+    ThreadPool pool(1);
+    const cpu::AttentionShape shape{c.num_heads, c.num_kv_heads, c.head_dim, c.block_size};
+    const cpu::AttentionInputs in{q.data(),  k_pool.data(), v_pool.data(),
+                                  positions, token_seq,     seqs};
+    cpu::attention(pool, shape, in, expect.data(), scores.data(), scores.size());
 
-  // CPU: store, then attend.
-  for (int64_t t = 0; t < n; ++t) {
-    const auto& table = t == 0 ? table0 : table1;
-    const int64_t off = (static_cast<int64_t>(table[positions[t] / c.block_size]) * c.block_size +
-                         positions[t] % c.block_size) *
-                        kv_dim;
-    std::copy_n(k_new.data() + t * kv_dim, kv_dim, k_pool.begin() + off);
-    std::copy_n(v_new.data() + t * kv_dim, kv_dim, v_pool.begin() + off);
+    DeviceArray<float> dq(q), dkn(k_new), dvn(v_new);
+    DeviceArray<int32_t> dpos(positions), dseq(token_seq), dstart(starts), dtab(tables);
+    const cuda::PagedKv kv{dpos.get(), dseq.get(), dstart.get(), dtab.get(), c.block_size, kv_dim};
+    TK_EXPECT_CUDA_OK(
+        cuda::launch_kv_store(kv, dkn.get(), dvn.get(), n, dk.get(), dv.get(), nullptr));
+    EXPECT_EQ(half_bits(dk.download()), half_bits(to_half(k_pool)));
+    EXPECT_EQ(half_bits(dv.download()), half_bits(to_half(v_pool)));
+    // With scratch (split-K decode for <= 16 tokens), and without (tiled).
+    DeviceArray<uint8_t> scratch(cuda::attention_scratch_bytes(c.num_heads, c.head_dim));
+    for (bool split : {true, false}) {
+      DeviceArray<float> dout(expect.size());
+      TK_EXPECT_CUDA_OK(cuda::launch_attention(
+          kv, dq.get(), dk.get(), dv.get(), c.num_heads, c.num_kv_heads, c.head_dim, n,
+          split ? reinterpret_cast<float*>(scratch.get()) : nullptr, dout.get(), nullptr));
+      EXPECT_LT(rel_max_diff(dout.download(), expect), 2e-5) << (split ? "split" : "tiled");
+    }
   }
-  std::vector<float> expect(n * c.num_heads * c.head_dim), scores(num_blocks * c.block_size);
-  ThreadPool pool(1);
-  const cpu::AttentionShape shape{c.num_heads, c.num_kv_heads, c.head_dim, c.block_size};
-  const cpu::AttentionInputs in{q.data(), k_pool.data(), v_pool.data(), positions, token_seq, seqs};
-  cpu::attention(pool, shape, in, expect.data(), scores.data(), scores.size());
-
-  // GPU: the pools before the store, the same step.
-  DeviceArray<float> dk(random_floats(pool_floats, 1)), dv(random_floats(pool_floats, 2));
-  DeviceArray<float> dq(q), dkn(k_new), dvn(v_new), dout(expect.size());
-  std::vector<int32_t> starts = {0, static_cast<int32_t>(table0.size())}, tables = table0;
-  tables.insert(tables.end(), table1.begin(), table1.end());
-  DeviceArray<int32_t> dpos(positions), dseq(token_seq), dstart(starts), dtab(tables);
-  const cuda::PagedKv kv{dpos.get(), dseq.get(), dstart.get(), dtab.get(), c.block_size, kv_dim};
-  TK_EXPECT_CUDA_OK(
-      cuda::launch_kv_store(kv, dkn.get(), dvn.get(), n, dk.get(), dv.get(), nullptr));
-  EXPECT_EQ(dk.download(), k_pool);
-  EXPECT_EQ(dv.download(), v_pool);
-  TK_EXPECT_CUDA_OK(cuda::launch_attention(kv, dq.get(), dk.get(), dv.get(), c.num_heads,
-                                           c.num_kv_heads, c.head_dim, n, dout.get(), nullptr));
-  EXPECT_LT(rel_max_diff(dout.download(), expect), 1e-5);
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, AttentionTest,
                          ::testing::Values(AttentionCase{4, 4, 16, 16}, AttentionCase{8, 2, 64, 3},
                                            AttentionCase{32, 8, 128, 16},
-                                           AttentionCase{4, 1, 256, 32},
-                                           AttentionCase{6, 3, 80, 7}),
+                                           AttentionCase{32, 32, 128, 16},
+                                           AttentionCase{4, 1, 256, 32}, AttentionCase{6, 3, 80, 7},
+                                           AttentionCase{12, 1, 64, 5}),
                          [](const auto& info) {
                            const AttentionCase& c = info.param;
                            return "h" + std::to_string(c.num_heads) + "_kv" +
                                   std::to_string(c.num_kv_heads) + "_d" +
                                   std::to_string(c.head_dim) + "_bs" + std::to_string(c.block_size);
                          });
+
+TEST(CudaOps, AttentionRejectsUnsupportedShapes) {
+  TK_REQUIRE_CUDA_DEVICE();
+  const cuda::PagedKv kv{};
+  EXPECT_EQ(cuda::launch_attention(kv, nullptr, nullptr, nullptr, 4, 4, 512, 1, nullptr, nullptr,
+                                   nullptr),
+            cudaErrorInvalidValue);
+  EXPECT_EQ(
+      cuda::launch_attention(kv, nullptr, nullptr, nullptr, 6, 4, 64, 1, nullptr, nullptr, nullptr),
+      cudaErrorInvalidValue);
+}
 
 }  // namespace
 }  // namespace tokamak

@@ -1,0 +1,270 @@
+// Flash-decoding: split-K over key positions, one block per (token, KV head,
+// slice) serving every q head of the group, then a merge of the slices.
+#include "cuda/attention.cuh"
+#include "cuda/attention_kernels.cuh"
+#include "cuda/common.cuh"
+
+namespace tokamak::cuda {
+namespace {
+
+constexpr int kThreads = 128;
+constexpr int kTile = kThreads;  // keys per tile: one per thread for the scores
+constexpr int kMinSlice = 32;    // positions; shorter slices only add merge work
+
+// The slice of keys [p0, p1) block `split` takes of a token at `pos`.
+__device__ __forceinline__ void slice_of(int32_t pos, int split, int32_t& p0, int32_t& p1) {
+  const int32_t len = pos + 1;
+  int32_t chunk = (len + kAttentionSplits - 1) / kAttentionSplits;
+  chunk = max(kMinSlice, (chunk + kMinSlice - 1) / kMinSlice * kMinSlice);
+  p0 = split * chunk;
+  p1 = min(len, p0 + chunk);
+}
+
+// 8 halves (16 bytes) as floats.
+__device__ __forceinline__ void cp_async16(void* dst, const void* src) {
+  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(dst));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(src) : "memory");
+}
+
+__device__ __forceinline__ void half8_to_float(const uint4& v, float* f) {
+  const uint32_t w[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const float2 two = __half22float2(*reinterpret_cast<const __half2*>(&w[i]));
+    f[2 * i] = two.x;
+    f[2 * i + 1] = two.y;
+  }
+}
+
+// grid (num_tokens, num_kv_heads, kAttentionSplits), block kThreads.
+// part_o: (tokens, heads, splits, head_dim) unnormalised; part_ml: (.., 2).
+__global__ void __launch_bounds__(kThreads)
+    split_kernel(AttentionArgs a, bool vec8, float* part_o, float* part_ml) {
+  __shared__ __align__(16) float qs[kMaxSplitGroup * kMaxAttentionHeadDim];
+  __shared__ float ps[kMaxSplitGroup][kTile];
+  __shared__ int64_t offsets[kTile];
+  __shared__ float run_max[kMaxSplitGroup], run_sum[kMaxSplitGroup], corr[kMaxSplitGroup];
+  __shared__ float reduce[2048];                    // output rows of the extra key lanes
+  extern __shared__ __align__(16) __half v_tile[];  // (kTile, D) when vec8
+  const int64_t t = blockIdx.x;
+  const int32_t kh = blockIdx.y, split = blockIdx.z;
+  const int32_t g = a.group, D = a.head_dim, h0 = kh * g;
+  const int tid = threadIdx.x, lane = tid % kWarpSize, warp = tid / kWarpSize;
+  const int32_t pos = a.kv.positions[t];
+  int32_t p0, p1;
+  slice_of(pos, split, p0, p1);
+  const int64_t part = (t * a.num_heads + h0) * kAttentionSplits + split;  // head h0's slot
+  if (p0 >= p1) {                                                          // empty slice
+    if (tid < g) {
+      part_ml[2 * (part + tid * kAttentionSplits)] = -INFINITY;
+      part_ml[2 * (part + tid * kAttentionSplits) + 1] = 0.0f;
+    }
+    return;
+  }
+  const int32_t* table = a.kv.tables + a.kv.table_start[a.kv.token_seq[t]];
+  for (int i = tid; i < g * D; i += kThreads) qs[i] = a.q[(t * a.num_heads + h0) * D + i] * a.scale;
+  if (tid < g) run_max[tid] = -INFINITY, run_sum[tid] = 0.0f;
+  // Output: thread owns dims 2 dp, 2 dp + 1 of every head, for keys kl, kl + lanes, ...
+  const int pairs = D / 2, key_lanes = kThreads / pairs;
+  const int dp = tid % pairs, kl = tid / pairs;
+  float o[kMaxSplitGroup][2];
+#pragma unroll
+  for (int h = 0; h < kMaxSplitGroup; ++h) o[h][0] = o[h][1] = 0.0f;
+  __syncthreads();
+
+  for (int32_t j0 = p0; j0 < p1; j0 += kTile) {
+    const int num_j = min(kTile, p1 - j0);
+    if (tid < num_j) {
+      const int64_t off = kv_row_offset(a.kv, table, j0 + tid, kh, D);
+      offsets[tid] = off;
+      if (vec8) {  // V row to shared memory, in flight during the scores
+        for (int d = 0; d < D; d += 8) cp_async16(v_tile + tid * D + d, a.v_pool + off + d);
+      }
+      const __half* k = a.k_pool + off;
+      float s[kMaxSplitGroup];
+#pragma unroll
+      for (int h = 0; h < kMaxSplitGroup; ++h) s[h] = 0.0f;
+      if (vec8) {
+        // The whole row (up to 128 dims per round) in flight before the math.
+        for (int d0 = 0; d0 < D; d0 += 128) {
+          uint4 raw[16];
+#pragma unroll
+          for (int i = 0; i < 16; ++i)
+            if (d0 + 8 * i < D) raw[i] = *reinterpret_cast<const uint4*>(k + d0 + 8 * i);
+#pragma unroll
+          for (int i = 0; i < 16; ++i) {
+            const int d = d0 + 8 * i;
+            if (d >= D) break;
+            float kf[8];
+            half8_to_float(raw[i], kf);
+#pragma unroll
+            for (int h = 0; h < kMaxSplitGroup; ++h) {
+              if (h < g) {
+                const float4 q0 = *reinterpret_cast<const float4*>(qs + h * D + d);
+                const float4 q1 = *reinterpret_cast<const float4*>(qs + h * D + d + 4);
+                s[h] = fmaf(q0.x, kf[0], s[h]);
+                s[h] = fmaf(q0.y, kf[1], s[h]);
+                s[h] = fmaf(q0.z, kf[2], s[h]);
+                s[h] = fmaf(q0.w, kf[3], s[h]);
+                s[h] = fmaf(q1.x, kf[4], s[h]);
+                s[h] = fmaf(q1.y, kf[5], s[h]);
+                s[h] = fmaf(q1.z, kf[6], s[h]);
+                s[h] = fmaf(q1.w, kf[7], s[h]);
+              }
+            }
+          }
+        }
+      } else {
+        for (int d = 0; d < D; ++d) {
+          const float kf = __half2float(k[d]);
+#pragma unroll
+          for (int h = 0; h < kMaxSplitGroup; ++h)
+            if (h < g) s[h] = fmaf(qs[h * D + d], kf, s[h]);
+        }
+      }
+#pragma unroll
+      for (int h = 0; h < kMaxSplitGroup; ++h)
+        if (h < g) ps[h][tid] = s[h];
+    }
+    __syncthreads();
+    asm volatile("cp.async.commit_group;\n" ::: "memory");
+    // Softmax statistics per head (warp w takes heads w, w + 4).
+    for (int h = warp; h < g; h += kThreads / kWarpSize) {
+      float m = -INFINITY;
+      for (int jj = lane; jj < num_j; jj += kWarpSize) m = fmaxf(m, ps[h][jj]);
+      m = warp_max(m);
+      const float new_max = fmaxf(run_max[h], m);
+      float sum = 0.0f;
+      for (int jj = lane; jj < num_j; jj += kWarpSize) {
+        const float e = expf(ps[h][jj] - new_max);
+        ps[h][jj] = e;
+        sum += e;
+      }
+      sum = warp_sum(sum);
+      __syncwarp();
+      if (lane == 0) {
+        const float c = expf(run_max[h] - new_max);  // 0 on the first tile
+        corr[h] = c;
+        run_sum[h] = run_sum[h] * c + sum;
+        run_max[h] = new_max;
+      }
+    }
+    asm volatile("cp.async.wait_group 0;\n" ::: "memory");  // the V tile
+    __syncthreads();
+    if (kl < key_lanes) {
+#pragma unroll
+      for (int h = 0; h < kMaxSplitGroup; ++h) {
+        if (h < g) {
+          o[h][0] *= corr[h];
+          o[h][1] *= corr[h];
+        }
+      }
+      auto add = [&](int jj, float2 v) {
+#pragma unroll
+        for (int h = 0; h < kMaxSplitGroup; ++h) {
+          if (h < g) {
+            o[h][0] = fmaf(ps[h][jj], v.x, o[h][0]);
+            o[h][1] = fmaf(ps[h][jj], v.y, o[h][1]);
+          }
+        }
+      };
+      auto load_v = [&](int jj) {
+        const __half* v = vec8 ? v_tile + jj * D : a.v_pool + offsets[jj];
+        return __half22float2(*reinterpret_cast<const __half2*>(v + 2 * dp));
+      };
+      int jj = kl;
+      for (; jj + 7 * key_lanes < num_j; jj += 8 * key_lanes) {  // 8 loads in flight
+        float2 v[8];
+#pragma unroll
+        for (int u = 0; u < 8; ++u) v[u] = load_v(jj + u * key_lanes);
+#pragma unroll
+        for (int u = 0; u < 8; ++u) add(jj + u * key_lanes, v[u]);
+      }
+      for (; jj < num_j; jj += key_lanes) add(jj, load_v(jj));
+    }
+    __syncthreads();  // ps, offsets, corr and the V tile are rewritten by the next tile
+  }
+  // Key lanes 1.. hand their sums to lane 0 through shared memory.
+  if (kl >= 1 && kl < key_lanes) {
+#pragma unroll
+    for (int h = 0; h < kMaxSplitGroup; ++h) {
+      if (h < g) {
+        float* r = reduce + ((kl - 1) * g + h) * D + 2 * dp;
+        r[0] = o[h][0];
+        r[1] = o[h][1];
+      }
+    }
+  }
+  __syncthreads();
+  if (kl == 0) {
+#pragma unroll
+    for (int h = 0; h < kMaxSplitGroup; ++h) {
+      if (h < g) {
+        float x0 = o[h][0], x1 = o[h][1];
+        for (int l = 1; l < key_lanes; ++l) {
+          const float* r = reduce + ((l - 1) * g + h) * D + 2 * dp;
+          x0 += r[0];
+          x1 += r[1];
+        }
+        float* dst = part_o + (part + h * kAttentionSplits) * D + 2 * dp;
+        dst[0] = x0;
+        dst[1] = x1;
+      }
+    }
+  }
+  if (tid < g) {
+    part_ml[2 * (part + tid * kAttentionSplits)] = run_max[tid];
+    part_ml[2 * (part + tid * kAttentionSplits) + 1] = run_sum[tid];
+  }
+}
+
+// grid (num_tokens, num_heads), block kThreads: out = merged slices.
+__global__ void __launch_bounds__(kThreads)
+    merge_kernel(const float* part_o, const float* part_ml, int32_t num_heads, int32_t head_dim,
+                 float* out) {
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * num_heads + blockIdx.y;
+  const float* ml = part_ml + row * kAttentionSplits * 2;
+  float m = -INFINITY;
+#pragma unroll
+  for (int s = 0; s < kAttentionSplits; ++s)
+    if (ml[2 * s + 1] > 0.0f) m = fmaxf(m, ml[2 * s]);
+  float w[kAttentionSplits], sum = 0.0f;
+#pragma unroll
+  for (int s = 0; s < kAttentionSplits; ++s) {
+    w[s] = ml[2 * s + 1] > 0.0f ? expf(ml[2 * s] - m) : 0.0f;
+    sum += w[s] * ml[2 * s + 1];
+  }
+  const float inv = 1.0f / sum;
+  const float* o = part_o + row * kAttentionSplits * head_dim;
+  for (int d = threadIdx.x; d < head_dim; d += kThreads) {
+    float acc = 0.0f;
+#pragma unroll
+    for (int s = 0; s < kAttentionSplits; ++s)
+      if (w[s] > 0.0f) acc = fmaf(w[s], o[s * head_dim + d], acc);
+    out[row * head_dim + d] = acc * inv;
+  }
+}
+
+}  // namespace
+
+cudaError_t launch_attention_split(const AttentionArgs& a, int32_t num_kv_heads, int64_t num_tokens,
+                                   float* scratch, cudaStream_t stream) {
+  float* part_o = scratch;
+  float* part_ml =
+      scratch + static_cast<int64_t>(kMaxSplitTokens) * a.num_heads * kAttentionSplits * a.head_dim;
+  const bool vec8 = a.head_dim % 8 == 0 && a.kv.kv_dim % 8 == 0;
+  const unsigned tokens = static_cast<unsigned>(num_tokens);
+  static const bool raised = [] {
+    return cudaFuncSetAttribute(split_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                kTile * kMaxAttentionHeadDim * 2) == cudaSuccess;
+  }();
+  if (!raised) return cudaErrorInvalidValue;
+  const size_t v_bytes = vec8 ? static_cast<size_t>(kTile) * a.head_dim * 2 : 0;
+  split_kernel<<<dim3(tokens, num_kv_heads, kAttentionSplits), kThreads, v_bytes, stream>>>(
+      a, vec8, part_o, part_ml);
+  merge_kernel<<<dim3(tokens, a.num_heads), kThreads, 0, stream>>>(part_o, part_ml, a.num_heads,
+                                                                   a.head_dim, a.out);
+  return cudaGetLastError();
+}
+
+}  // namespace tokamak::cuda

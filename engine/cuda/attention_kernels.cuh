@@ -1,0 +1,43 @@
+// The two attention kernels behind launch_attention (attention.cuh), with
+// the helpers they share. Internal to engine/cuda.
+#pragma once
+
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "cuda/paged_kv.cuh"
+
+namespace tokamak::cuda {
+
+struct AttentionArgs {
+  PagedKv kv;
+  const float* q = nullptr;  // (num_tokens, num_heads, head_dim)
+  const __half* k_pool = nullptr;
+  const __half* v_pool = nullptr;
+  int32_t num_heads = 0, group = 0, head_dim = 0;
+  float scale = 0.0f;  // 1 / sqrt(head_dim)
+  float* out = nullptr;
+};
+
+// Pool offset (in halves) of position j's row of KV head kh, for the
+// sequence whose block table starts at `table`.
+__device__ __forceinline__ int64_t kv_row_offset(const PagedKv& kv, const int32_t* table, int32_t j,
+                                                 int32_t kh, int32_t head_dim) {
+  const int64_t block = table[j / kv.block_size];
+  return (block * kv.block_size + j % kv.block_size) * kv.kv_dim +
+         static_cast<int64_t>(kh) * head_dim;
+}
+
+// Flash-decoding (group <= kMaxSplitGroup, even head_dim): partials in
+// scratch, then the merge.
+inline constexpr int kMaxSplitGroup = 8;
+cudaError_t launch_attention_split(const AttentionArgs& a, int32_t num_kv_heads, int64_t num_tokens,
+                                   float* scratch, cudaStream_t stream);
+
+// Query x key tiles (any group, head_dim a multiple of 4).
+cudaError_t launch_attention_tiled(const AttentionArgs& a, int32_t num_kv_heads, int64_t num_tokens,
+                                   cudaStream_t stream);
+
+}  // namespace tokamak::cuda

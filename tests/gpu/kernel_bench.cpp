@@ -1,0 +1,225 @@
+// The decode kernels alone: matvec per type and shape, small batches, decode
+// (split-K) and prefill (tiled) attention.
+//
+// Timing: `launches` back-to-back launches between two events (the steady
+// state of a decode step's stream), the median of 7 rounds after a warm-up
+// round. Weights rotate over enough copies (>= 256 MiB) that every launch
+// reads from HBM, not from the 50 MiB L2.
+#include "kernel_bench.h"
+
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cuda/attention.cuh"
+#include "cuda/matmul.cuh"
+#include "quant/quant.h"
+
+namespace tokamak {
+namespace {
+
+double median_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
+// Microseconds per launch of launch(i), i = 0 .. launches - 1.
+template <class F>
+double us_per_launch(int launches, F&& launch) {
+  cudaEvent_t e0, e1;
+  cudaEventCreate(&e0);
+  cudaEventCreate(&e1);
+  std::vector<double> us;
+  for (int round = 0; round < 8; ++round) {
+    cudaEventRecord(e0);
+    for (int i = 0; i < launches; ++i) launch(i);
+    cudaEventRecord(e1);
+    cudaEventSynchronize(e1);
+    float ms = 0;
+    cudaEventElapsedTime(&ms, e0, e1);
+    if (round > 0) us.push_back(ms * 1e3 / launches);
+  }
+  cudaEventDestroy(e0);
+  cudaEventDestroy(e1);
+  return median_of(us);
+}
+
+// A (rows, n) matrix of `type`, `copies` times: 64 random rows quantized on
+// the host, repeated on the device.
+struct BenchMatrix {
+  uint8_t* data = nullptr;
+  size_t bytes = 0, row_bytes = 0;  // of one copy
+  int copies = 1;
+  BenchMatrix(TensorType type, int64_t rows, int64_t n, std::mt19937& rng) {
+    row_bytes = row_size_bytes(type, n);
+    bytes = rows * row_bytes;
+    copies = static_cast<int>(std::clamp<size_t>(((size_t{256} << 20) + bytes - 1) / bytes, 1, 16));
+    if (cudaMalloc(&data, bytes * copies) != cudaSuccess) {
+      data = nullptr;
+      return;
+    }
+    const int64_t seed_rows = std::min<int64_t>(rows, 64);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::vector<float> src(n);
+    std::vector<uint8_t> host(seed_rows * row_bytes);
+    for (int64_t r = 0; r < seed_rows; ++r) {
+      for (auto& v : src) v = normal(rng);
+      if (!quant::quantize_row(type, src.data(), host.data() + r * row_bytes, n).ok()) return;
+    }
+    cudaMemcpy(data, host.data(), host.size(), cudaMemcpyHostToDevice);
+    for (size_t filled = host.size(); filled < bytes * copies;) {
+      const size_t chunk = std::min(filled, bytes * copies - filled);
+      cudaMemcpy(data + filled, data, chunk, cudaMemcpyDeviceToDevice);
+      filled += chunk;
+    }
+  }
+  ~BenchMatrix() { cudaFree(data); }
+};
+
+float* device_floats(size_t count, float value) {
+  float* p = nullptr;
+  if (cudaMalloc(&p, count * sizeof(float)) != cudaSuccess) return nullptr;
+  std::vector<float> host(count);
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(-value, value);
+  for (auto& v : host) v = u(rng);
+  cudaMemcpy(p, host.data(), count * sizeof(float), cudaMemcpyHostToDevice);
+  return p;
+}
+
+constexpr TensorType kTypes[] = {TensorType::Q4_0, TensorType::Q8_0, TensorType::Q4_K,
+                                 TensorType::Q6_K, TensorType::F16,  TensorType::BF16,
+                                 TensorType::F32};
+
+void matvec_table(double copy_gbps) {
+  std::mt19937 rng(3);
+  std::printf("matvec (1 token)           us/launch      GB/s   of copy bw\n");
+  const std::pair<int64_t, int64_t> shapes[] = {
+      {4096, 4096}, {11008, 4096}, {4096, 11008}, {32000, 4096}, {128256, 4096}};
+  float* x = device_floats(11008, 1.0f);
+  float* y = device_floats(128256, 0.0f);
+  for (TensorType type : kTypes) {
+    for (auto [rows, n] : shapes) {
+      BenchMatrix m(type, rows, n, rng);
+      if (!m.data) continue;
+      cuda::MatmulWeight w{m.data, type, rows, n, m.row_bytes};
+      for (int variant = 0; variant < 2; ++variant) {
+        cuda::set_matmul_decode_variant(variant);
+        const double us = us_per_launch(4 * m.copies, [&](int i) {
+          w.data = m.data + (i % m.copies) * m.bytes;
+          cuda::launch_matmul(w, x, 1, y, nullptr);
+        });
+        const double gbps = m.bytes / (us * 1e-6) / 1e9;
+        std::printf("matvec %-5s %6lld x %-6lld v%d %9.1f us %8.1f GB/s %6.1f%%\n",
+                    std::string(tensor_type_name(type)).c_str(), static_cast<long long>(rows),
+                    static_cast<long long>(n), variant, us, gbps, 100.0 * gbps / copy_gbps);
+      }
+      cuda::set_matmul_decode_variant(0);
+    }
+  }
+  cudaFree(x);
+  cudaFree(y);
+}
+
+// The matmul kernels for 1..32 tokens (each weight byte read once per 16
+// tokens); device_bench times the GEMM path for the same shapes.
+void batch_table() {
+  std::mt19937 rng(4);
+  std::printf("batch: us per product of the matmul kernels\n");
+  float* x = device_floats(32 * 11008, 1.0f);
+  float* y = device_floats(32 * 11008, 0.0f);
+  for (TensorType type : {TensorType::Q4_0, TensorType::Q8_0, TensorType::Q4_K, TensorType::F16}) {
+    for (auto [rows, n] : {std::pair<int64_t, int64_t>{4096, 4096}, {11008, 4096}}) {
+      BenchMatrix m(type, rows, n, rng);
+      if (!m.data) continue;
+      cuda::MatmulWeight w{m.data, type, rows, n, m.row_bytes};
+      std::printf("batch %-5s %6lld x %-6lld", std::string(tensor_type_name(type)).c_str(),
+                  static_cast<long long>(rows), static_cast<long long>(n));
+      for (int64_t tokens : {1, 2, 4, 8, 16, 32}) {
+        const double mm = us_per_launch(4 * m.copies, [&](int i) {
+          w.data = m.data + (i % m.copies) * m.bytes;
+          cuda::launch_matmul(w, x, tokens, y, nullptr);
+        });
+        std::printf("  T%-2lld %6.1f", static_cast<long long>(tokens), mm);
+      }
+      std::printf("\n");
+    }
+  }
+  cudaFree(x);
+  cudaFree(y);
+}
+
+// Decode: tokens sequences of `len` positions each; prefill: one sequence
+// of len tokens at positions 0 .. len - 1.
+void attention_row(int32_t heads, int32_t kv_heads, int32_t len, int32_t tokens, bool prefill,
+                   double copy_gbps) {
+  const int32_t head_dim = 128, kv_dim = kv_heads * head_dim, bs = 16;
+  const int32_t seqs = prefill ? 1 : tokens;
+  const int32_t blocks_per_seq = (len + bs - 1) / bs, num_blocks = seqs * blocks_per_seq;
+  const size_t pool = static_cast<size_t>(num_blocks) * bs * kv_dim;
+  __half *k = nullptr, *v = nullptr;
+  int32_t* meta = nullptr;
+  if (cudaMalloc(&k, pool * 2) != cudaSuccess || cudaMalloc(&v, pool * 2) != cudaSuccess) return;
+  cudaMemset(k, 0x3C, pool * 2);  // halves 0x3C3C, about 1.06
+  cudaMemset(v, 0x3C, pool * 2);
+  float* q = device_floats(static_cast<size_t>(tokens) * heads * head_dim, 0.1f);
+  float* out = device_floats(static_cast<size_t>(tokens) * heads * head_dim, 0.0f);
+  float* scratch = nullptr;
+  cudaMalloc(&scratch, cuda::attention_scratch_bytes(heads, head_dim));
+  // [positions (tokens)][token_seq (tokens)][table_start (seqs)][tables]
+  std::vector<int32_t> host;
+  for (int32_t t = 0; t < tokens; ++t) host.push_back(prefill ? t : len - 1);
+  for (int32_t t = 0; t < tokens; ++t) host.push_back(prefill ? 0 : t);
+  for (int32_t s = 0; s < seqs; ++s) host.push_back(s * blocks_per_seq);
+  for (int32_t b = 0; b < num_blocks; ++b) host.push_back(b);
+  cudaMalloc(&meta, host.size() * 4);
+  cudaMemcpy(meta, host.data(), host.size() * 4, cudaMemcpyHostToDevice);
+  const cuda::PagedKv kv{meta, meta + tokens, meta + 2 * tokens, meta + 2 * tokens + seqs,
+                         bs,   kv_dim};
+  const double us = us_per_launch(prefill ? 3 : 20, [&](int) {
+    cuda::launch_attention(kv, q, k, v, heads, kv_heads, head_dim, tokens, scratch, out, nullptr);
+  });
+  if (prefill) {
+    const double flops = 4.0 * heads * head_dim * (static_cast<double>(len) * (len + 1) / 2);
+    std::printf("attention prefill %2d/%-2d x 128, %5d tokens %9.1f us %8.1f TFLOP/s\n", heads,
+                kv_heads, len, us, flops / (us * 1e-6) / 1e12);
+  } else {
+    const double gbps = 2.0 * seqs * len * kv_dim * 2 / (us * 1e-6) / 1e9;
+    std::printf(
+        "attention decode %2d/%-2d x 128, %2d x %5d positions %8.1f us %8.1f GB/s %5.1f%%\n", heads,
+        kv_heads, tokens, len, us, gbps, 100.0 * gbps / copy_gbps);
+  }
+  cudaFree(k);
+  cudaFree(v);
+  cudaFree(q);
+  cudaFree(out);
+  cudaFree(scratch);
+  cudaFree(meta);
+}
+
+}  // namespace
+
+int kernel_bench(double copy_gbps) {
+  std::printf("copy bandwidth %.1f GB/s (D2D, read + write)\n", copy_gbps);
+  matvec_table(copy_gbps);
+  batch_table();
+  for (auto [heads, kv_heads] : {std::pair<int32_t, int32_t>{32, 32}, {32, 8}}) {
+    for (int32_t len : {256, 2048, 8192}) attention_row(heads, kv_heads, len, 1, false, copy_gbps);
+    attention_row(heads, kv_heads, 2048, 16, false, copy_gbps);
+    for (int32_t len : {512, 2048, 4096}) attention_row(heads, kv_heads, len, len, true, copy_gbps);
+  }
+  const cudaError_t err = cudaDeviceSynchronize();
+  if (err != cudaSuccess) {
+    std::fprintf(stderr, "kernel bench: %s\n", cudaGetErrorString(err));
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace tokamak

@@ -12,15 +12,20 @@
 #include "cuda/add_bias.cuh"
 #include "cuda/attention.cuh"
 #include "cuda/cuda_check.h"
+#include "cuda/decode_graphs.h"
 #include "cuda/device_memory.h"
 #include "cuda/device_weights.h"
 #include "cuda/embedding.cuh"
+#include "cuda/fault_injection.cuh"
 #include "cuda/kv_store.cuh"
 #include "cuda/matmul.cuh"
+#include "cuda/op_timer.h"
 #include "cuda/prefill_gemm.h"
 #include "cuda/residual_add.cuh"
 #include "cuda/rms_norm.cuh"
 #include "cuda/rope.cuh"
+#include "cuda/sampling.cuh"
+#include "cuda/step_upload.h"
 #include "cuda/swiglu.cuh"
 
 namespace tokamak {
@@ -34,7 +39,7 @@ struct WorkspaceLayout {
   size_t x, xb, q, k, v, att, delta, gate, up, logits;  // floats
   size_t inv_freq;                                      // (rope_dim / 2) floats
   size_t att_scratch;  // split-K attention partials (attention_scratch_bytes)
-  size_t meta;         // ints: tokens (T), positions (T), token_seq (T), logits_rows (T)
+  size_t ids;          // (T) sampled ids
   size_t bytes;
 };
 
@@ -54,13 +59,26 @@ WorkspaceLayout workspace_layout(const ModelSpec& s, int64_t T) {
   w.logits = l.add(T * s.vocab_size * f);
   w.inv_freq = l.add(std::max(1, s.rope.dim / 2) * f);
   w.att_scratch = l.add(cuda::attention_scratch_bytes(s.num_heads, s.head_dim));
-  w.meta = l.add(4 * T * sizeof(int32_t));
+  w.ids = l.add(T * sizeof(int32_t));
   w.bytes = l.bytes();
   return w;
 }
 
+// Step metadata: 4 ints and a sampling row per token, block tables.
+int64_t step_metadata_bytes(const KvCacheConfig& kv, int64_t T) {
+  return T * (4 * 4 + 32) + (kv.num_blocks + T + 64) * 4;
+}
+
+// The pool holds one block more than the caller's: the scratch block that
+// the padding tokens of a decode graph write to.
 int64_t kv_pool_bytes(const ModelSpec& s, const KvCacheConfig& kv) {
-  return static_cast<int64_t>(kv.num_blocks) * kv.block_size * s.kv_bytes_per_token(sizeof(__half));
+  return static_cast<int64_t>(kv.num_blocks + 1) * kv.block_size *
+         s.kv_bytes_per_token(sizeof(__half));
+}
+
+// The longest input row of a matrix product (the GEMM's activation buffer).
+int64_t max_row_length(const ModelSpec& s) {
+  return std::max<int64_t>({s.dim, s.q_dim(), s.hidden_dim});
 }
 
 std::string mib(int64_t bytes) { return std::to_string((bytes + (1 << 20) - 1) >> 20) + " MiB"; }
@@ -74,9 +92,13 @@ class CudaBackend final : public Backend {
         kv_config_(kv),
         device_(options.device),
         max_step_tokens_(options.max_step_tokens),
-        layout_(workspace_layout(spec_, options.max_step_tokens)) {}
+        use_graphs_(options.use_graphs),
+        gemm_min_tokens_(options.gemm_min_tokens),
+        layout_(workspace_layout(spec_, options.max_step_tokens)),
+        graphs_(options.max_step_tokens) {}
 
   ~CudaBackend() override {
+    graphs_.clear();
     gemm_.release();
     if (stream_) cudaStreamDestroy(stream_);
   }
@@ -90,14 +112,16 @@ class CudaBackend final : public Backend {
     TK_TRY(kv_.allocate(kv_bytes, "the KV pool"));
     TK_CUDA_TRY(cudaMemset(kv_.get(), 0, kv_bytes));
     TK_TRY(ws_.allocate(layout_.bytes, "the step workspace"));
-    TK_TRY(gemm_.init(stream_));
+    TK_TRY(gemm_.init(stream_, max_step_tokens_, max_row_length(spec_)));
+    gemm_.set_min_tokens(gemm_min_tokens_);
     std::vector<float> inv_freq(spec_.rope.dim / 2);
     for (int32_t i = 0; i < spec_.rope.dim / 2; ++i) inv_freq[i] = spec_.rope.inv_freq(i);
     TK_CUDA_TRY(cudaMemcpy(ws_.as<float>(layout_.inv_freq), inv_freq.data(),
                            inv_freq.size() * sizeof(float), cudaMemcpyHostToDevice));
     layer_pool_floats_ =
-        static_cast<int64_t>(kv_config_.num_blocks) * kv_config_.block_size * spec_.kv_dim();
-    TK_TRY(ensure_table_capacity(kv_config_.num_blocks + max_step_tokens_ + 64));
+        static_cast<int64_t>(kv_config_.num_blocks + 1) * kv_config_.block_size * spec_.kv_dim();
+    TK_TRY(upload_.init(max_step_tokens_, kv_config_.num_blocks + max_step_tokens_ + 64));
+    TK_TRY(host_ids_.allocate(max_step_tokens_ * sizeof(int32_t), "the sampled ids"));
     // The memset and copies above ran on the legacy stream; steps use stream_.
     TK_CUDA_TRY(cudaDeviceSynchronize());
     return {};
@@ -109,77 +133,129 @@ class CudaBackend final : public Backend {
   int32_t max_step_tokens() const override { return max_step_tokens_; }
 
   Status forward(const StepPlan& plan, std::span<float> logits) override {
+    TK_TRY(check(plan, logits.size()));
+    return guarded(step(plan, {}, logits, {}));
+  }
+
+  Status forward_sampled(const StepPlan& plan, std::span<const RowSampling> rows,
+                         std::span<int32_t> ids) override {
+    const size_t num_logits = plan.logits_rows.size();
+    if (rows.size() != num_logits || ids.size() != num_logits)
+      return make_error(ErrorCode::InvalidRequest,
+                        "forward_sampled: " + std::to_string(num_logits) + " logits rows, " +
+                            std::to_string(rows.size()) + " sampling rows and room for " +
+                            std::to_string(ids.size()) + " ids; the three must be equal");
+    TK_TRY(check(plan, num_logits * static_cast<size_t>(spec_.vocab_size)));
+    return guarded(step(plan, rows, {}, ids));
+  }
+
+  void fail_next_step() { fail_next_step_ = true; }
+  void set_use_graphs(bool on) { use_graphs_ = on; }
+  Status set_op_timing(bool on) { return timer_.enable(on); }
+  std::vector<std::pair<std::string, double>> op_times_ms() const { return timer_.totals_ms(); }
+  void set_gemm_min_tokens(int32_t n) {
+    graphs_.clear();  // graphs captured the old choice
+    gemm_.set_min_tokens(n);
+  }
+  int32_t num_graphs() const { return graphs_.num_captured(); }
+
+ private:
+  float* f(size_t offset) const { return ws_.as<float>(offset); }
+
+  Status check(const StepPlan& plan, size_t logits_size) const {
     if (fault_)
       return make_error(ErrorCode::DeviceFault,
                         "the cuda backend is faulted after an earlier error: " + fault_->message);
     const cpu::StepLimits limits{spec_.vocab_size, max_step_tokens_, kv_config_.block_size,
                                  kv_config_.num_blocks};
-    TK_TRY(cpu::check_step(plan, limits, logits.size()));
+    TK_TRY(cpu::check_step(plan, limits, logits_size));
     if (plan.logits_rows.size() > static_cast<size_t>(max_step_tokens_))
       return make_error(
           ErrorCode::InvalidRequest,
           std::to_string(plan.logits_rows.size()) +
               " logits rows, more than max_step_tokens = " + std::to_string(max_step_tokens_));
-    Status s = run_step(plan, logits);
-    if (!s.ok() && s.error().code == ErrorCode::DeviceFault) fault_ = s.error();
+    return {};
+  }
+
+  // A device error moves the backend to its faulted state.
+  Status guarded(Status s) {
+    if (!s.ok() && s.error().code == ErrorCode::DeviceFault && !fault_) fault_ = s.error();
     return s;
   }
 
- private:
-  float* f(size_t offset) const { return ws_.as<float>(offset); }
-  int32_t* meta() const { return ws_.as<int32_t>(layout_.meta); }
+  // The bucket of a decode step (every token a different sequence's single
+  // token, at most the largest bucket), 0 for any other step.
+  int32_t decode_bucket(const StepPlan& plan) const {
+    const size_t n = plan.tokens.size();
+    const int32_t bucket = graphs_.bucket_for(static_cast<int64_t>(n));
+    if (bucket == 0) return 0;
+    for (size_t a = 0; a < n; ++a)
+      for (size_t b = a + 1; b < n; ++b)
+        if (plan.token_seq[a] == plan.token_seq[b]) return 0;
+    return bucket;
+  }
 
-  Status ensure_table_capacity(size_t num_ints) {
-    if (num_ints <= table_capacity_) return {};
-    const size_t capacity = std::max(num_ints, 2 * table_capacity_);
-    TK_TRY(tables_.allocate(capacity * sizeof(int32_t), "the block tables"));
-    table_capacity_ = capacity;
+  // Uploads the step, runs it (replaying a graph for decode steps) and
+  // copies back the logits or the sampled ids.
+  Status step(const StepPlan& plan, std::span<const RowSampling> rows, std::span<float> logits,
+              std::span<int32_t> ids) {
+    TK_CUDA_TRY(cudaSetDevice(device_));
+    const int32_t decode = decode_bucket(plan);
+    const int32_t bucket = use_graphs_ ? decode : 0;  // 0: no graph
+    const bool sample = !ids.empty();
+    // A decode step picks GEMM or matmul for its bucket, graph or not.
+    gemm_.set_decision_tokens(decode);
+    TK_ASSIGN(
+        const cuda::StepBuffers buffers,
+        upload_.upload(plan, rows, bucket, kv_config_.block_size, kv_config_.num_blocks, stream_));
+    if (buffers.moved) graphs_.clear();
+    if (fail_next_step_) {
+      fail_next_step_ = false;
+      TK_CUDA_TRY(cuda::launch_invalid_configuration(stream_));
+    }
+    timing_ = timer_.enabled() && bucket == 0;  // events stay out of graphs
+    if (timing_) TK_TRY(timer_.start(stream_));
+    if (bucket > 0) {
+      TK_TRY(graphs_.launch(bucket, stream_, [&] { return run_body(buffers, true); }));
+    } else {
+      TK_TRY(run_body(buffers, sample));
+    }
+    const size_t num_logits = plan.logits_rows.size();
+    if (sample) {
+      TK_CUDA_TRY(cudaMemcpyAsync(host_ids_.get(), ws_.as<int32_t>(layout_.ids),
+                                  num_logits * sizeof(int32_t), cudaMemcpyDeviceToHost, stream_));
+      TK_CUDA_TRY(cudaStreamSynchronize(stream_));
+      std::copy(host_ids_.as<int32_t>(), host_ids_.as<int32_t>() + num_logits, ids.begin());
+      if (timing_) TK_TRY(timer_.collect());
+      return {};
+    }
+    if (num_logits > 0)
+      TK_CUDA_TRY(cudaMemcpyAsync(logits.data(), f(layout_.logits),
+                                  num_logits * spec_.vocab_size * sizeof(float),
+                                  cudaMemcpyDeviceToHost, stream_));
+    TK_CUDA_TRY(cudaStreamSynchronize(stream_));
+    if (timing_) TK_TRY(timer_.collect());
     return {};
   }
 
-  // Copies the step's ids, positions, sequences and the used part of each
-  // block table to the device; fills kv_view_.
-  Status upload_plan(const StepPlan& plan) {
-    const size_t n = plan.tokens.size(), T = max_step_tokens_;
-    host_meta_.assign(4 * T, 0);
-    std::copy(plan.tokens.begin(), plan.tokens.end(), host_meta_.begin());
-    std::copy(plan.positions.begin(), plan.positions.end(), host_meta_.begin() + T);
-    std::copy(plan.token_seq.begin(), plan.token_seq.end(), host_meta_.begin() + 2 * T);
-    std::copy(plan.logits_rows.begin(), plan.logits_rows.end(), host_meta_.begin() + 3 * T);
-    // [table_start (num_sequences)][used entries of each table]
-    const size_t num_seqs = plan.sequences.size();
-    std::vector<int32_t> max_pos(num_seqs, -1);
-    for (size_t t = 0; t < n; ++t)
-      max_pos[plan.token_seq[t]] = std::max(max_pos[plan.token_seq[t]], plan.positions[t]);
-    host_tables_.assign(num_seqs, 0);
-    for (size_t s = 0; s < num_seqs; ++s) {
-      host_tables_[s] = static_cast<int32_t>(host_tables_.size() - num_seqs);
-      const int32_t used = max_pos[s] < 0 ? 0 : max_pos[s] / kv_config_.block_size + 1;
-      const auto& table = plan.sequences[s].block_table;
-      host_tables_.insert(host_tables_.end(), table.begin(), table.begin() + used);
-    }
-    TK_TRY(ensure_table_capacity(host_tables_.size()));
-    TK_CUDA_TRY(cudaMemcpyAsync(meta(), host_meta_.data(), host_meta_.size() * sizeof(int32_t),
-                                cudaMemcpyHostToDevice, stream_));
-    TK_CUDA_TRY(cudaMemcpyAsync(tables_.get(), host_tables_.data(),
-                                host_tables_.size() * sizeof(int32_t), cudaMemcpyHostToDevice,
-                                stream_));
-    kv_view_.positions = meta() + T;
-    kv_view_.token_seq = meta() + 2 * T;
-    kv_view_.table_start = tables_.as<int32_t>();
-    kv_view_.tables = tables_.as<int32_t>() + num_seqs;
+  // Ends the interval of `op` when op timing is on (benchmarks).
+  Status mark(cuda::OpTimer::Op op) { return timing_ ? timer_.mark(stream_, op) : Status{}; }
+
+  // Everything between the uploaded metadata and the logits (and ids when
+  // `sample`), enqueued on stream_; launch shapes depend only on the
+  // numbers of tokens and rows, so that a graph can record it.
+  Status run_body(const cuda::StepBuffers& b, bool sample) {
+    kv_view_.positions = b.positions;
+    kv_view_.token_seq = b.token_seq;
+    kv_view_.table_start = b.table_start;
+    kv_view_.tables = b.tables;
     kv_view_.block_size = kv_config_.block_size;
     kv_view_.kv_dim = spec_.kv_dim();
-    return {};
-  }
-
-  Status run_step(const StepPlan& plan, std::span<float> logits) {
-    TK_CUDA_TRY(cudaSetDevice(device_));
-    TK_TRY(upload_plan(plan));
-    const int64_t n = static_cast<int64_t>(plan.tokens.size());
+    const int64_t n = b.num_tokens;
     const cuda::MatmulWeight& embd = weights_.token_embd;
-    TK_CUDA_TRY(cuda::launch_embedding(embd.type, embd.data, embd.row_bytes, spec_.dim, meta(), n,
+    TK_CUDA_TRY(cuda::launch_embedding(embd.type, embd.data, embd.row_bytes, spec_.dim, b.tokens, n,
                                        f(layout_.x), stream_));
+    TK_TRY(mark(cuda::OpTimer::kEmbedding));
     const float* pending = nullptr;  // residual delta not yet added to x
     for (int32_t l = 0; l < spec_.num_layers; ++l) {
       TK_TRY(attention_block(l, n, pending));
@@ -188,9 +264,18 @@ class CudaBackend final : public Backend {
     }
     if (pending)
       TK_CUDA_TRY(cuda::launch_residual_add(f(layout_.x), pending, n * spec_.dim, stream_));
-    TK_TRY(classify(plan, logits));
-    TK_CUDA_TRY(cudaStreamSynchronize(stream_));
-    return {};
+    TK_TRY(mark(cuda::OpTimer::kElementwise));
+    if (b.num_rows == 0) return {};
+    // logits (num_rows, vocab) = output · rms_norm(x[logits_rows])
+    TK_CUDA_TRY(cuda::launch_rms_norm(f(layout_.x), nullptr, b.logits_rows, weights_.output_norm,
+                                      f(layout_.xb), b.num_rows, spec_.dim, spec_.rms_eps,
+                                      stream_));
+    TK_TRY(gemm_.run(weights_.output, f(layout_.xb), b.num_rows, f(layout_.logits)));
+    TK_TRY(mark(cuda::OpTimer::kClassifier));
+    if (sample)
+      TK_CUDA_TRY(cuda::launch_sample_rows(f(layout_.logits), b.num_rows, spec_.vocab_size,
+                                           b.sampling, ws_.as<int32_t>(layout_.ids), stream_));
+    return mark(cuda::OpTimer::kSampling);
   }
 
   // x += wo · attention(rope(wq xn), rope(wk xn), wv xn), xn = rms_norm(x + pending)
@@ -200,9 +285,11 @@ class CudaBackend final : public Backend {
           *v = f(layout_.v);
     TK_CUDA_TRY(cuda::launch_rms_norm(x, pending, nullptr, w.attn_norm, xb, n, spec_.dim,
                                       spec_.rms_eps, stream_));
+    TK_TRY(mark(cuda::OpTimer::kNorm));
     const cuda::MatmulWeight qkv[3] = {w.wq, w.wk, w.wv};
     float* const qkv_out[3] = {q, k, v};
     TK_TRY(gemm_.run_group(qkv, qkv_out, 3, xb, n));
+    TK_TRY(mark(cuda::OpTimer::kGemm));
     if (w.bq) {
       TK_CUDA_TRY(cuda::launch_add_bias(q, w.bq, n, spec_.q_dim(), stream_));
       TK_CUDA_TRY(cuda::launch_add_bias(k, w.bk, n, spec_.kv_dim(), stream_));
@@ -217,11 +304,13 @@ class CudaBackend final : public Backend {
     __half* k_pool = kv_.as<__half>() + (2 * l) * layer_pool_floats_;
     __half* v_pool = k_pool + layer_pool_floats_;
     TK_CUDA_TRY(cuda::launch_kv_store(kv_view_, k, v, n, k_pool, v_pool, stream_));
+    TK_TRY(mark(cuda::OpTimer::kRopeKv));
     TK_CUDA_TRY(cuda::launch_attention(kv_view_, q, k_pool, v_pool, spec_.num_heads,
                                        spec_.num_kv_heads, spec_.head_dim, n,
                                        f(layout_.att_scratch), f(layout_.att), stream_));
+    TK_TRY(mark(cuda::OpTimer::kAttention));
     TK_TRY(gemm_.run(w.wo, f(layout_.att), n, f(layout_.delta)));
-    return {};
+    return mark(cuda::OpTimer::kGemm);
   }
 
   // delta = w_down · (silu(w_gate xn) * (w_up xn)), xn = rms_norm(x += delta)
@@ -230,27 +319,15 @@ class CudaBackend final : public Backend {
     float *xb = f(layout_.xb), *gate = f(layout_.gate), *up = f(layout_.up);
     TK_CUDA_TRY(cuda::launch_rms_norm(f(layout_.x), f(layout_.delta), nullptr, w.ffn_norm, xb, n,
                                       spec_.dim, spec_.rms_eps, stream_));
+    TK_TRY(mark(cuda::OpTimer::kNorm));
     const cuda::MatmulWeight gate_up[2] = {w.w_gate, w.w_up};
     float* const gate_up_out[2] = {gate, up};
     TK_TRY(gemm_.run_group(gate_up, gate_up_out, 2, xb, n));
+    TK_TRY(mark(cuda::OpTimer::kGemm));
     TK_CUDA_TRY(cuda::launch_swiglu(gate, up, n * spec_.hidden_dim, stream_));
+    TK_TRY(mark(cuda::OpTimer::kElementwise));
     TK_TRY(gemm_.run(w.w_down, gate, n, f(layout_.delta)));
-    return {};
-  }
-
-  // logits (num_logits, vocab) = output · rms_norm(x[logits_rows])
-  Status classify(const StepPlan& plan, std::span<float> logits) {
-    const int64_t num_logits = static_cast<int64_t>(plan.logits_rows.size());
-    if (num_logits == 0) return {};
-    const int32_t* rows = meta() + 3 * max_step_tokens_;
-    TK_CUDA_TRY(cuda::launch_rms_norm(f(layout_.x), nullptr, rows, weights_.output_norm,
-                                      f(layout_.xb), num_logits, spec_.dim, spec_.rms_eps,
-                                      stream_));
-    TK_TRY(gemm_.run(weights_.output, f(layout_.xb), num_logits, f(layout_.logits)));
-    TK_CUDA_TRY(cudaMemcpyAsync(logits.data(), f(layout_.logits),
-                                num_logits * spec_.vocab_size * sizeof(float),
-                                cudaMemcpyDeviceToHost, stream_));
-    return {};
+    return mark(cuda::OpTimer::kGemm);
   }
 
   std::shared_ptr<const Model> model_;
@@ -258,6 +335,8 @@ class CudaBackend final : public Backend {
   KvCacheConfig kv_config_;
   int device_;
   int32_t max_step_tokens_;
+  bool use_graphs_;
+  int32_t gemm_min_tokens_;
   WorkspaceLayout layout_;
   cudaStream_t stream_ = nullptr;
   cuda::DeviceWeights weights_;
@@ -265,10 +344,13 @@ class CudaBackend final : public Backend {
   DeviceMemory kv_;         // fp16; per layer l: K at 2l, V at 2l + 1 (layer_pool_floats_ each)
   int64_t layer_pool_floats_ = 0;
   DeviceMemory ws_;
-  DeviceMemory tables_;
-  size_t table_capacity_ = 0;
+  cuda::StepUpload upload_;
+  cuda::PinnedMemory host_ids_;
+  cuda::DecodeGraphs graphs_;
   cuda::PagedKv kv_view_;
-  std::vector<int32_t> host_meta_, host_tables_;
+  cuda::OpTimer timer_;
+  bool timing_ = false;  // this step records op events
+  bool fail_next_step_ = false;
   std::optional<Error> fault_;
 };
 
@@ -314,8 +396,9 @@ CudaMemoryPlan plan_cuda_memory(const Model& model, const CudaBackendOptions& op
   plan.workspace_bytes =
       static_cast<int64_t>(
           workspace_layout(model.spec(), std::max(1, options.max_step_tokens)).bytes) +
-      static_cast<int64_t>(kv.num_blocks + options.max_step_tokens + 64) * 4 +
-      static_cast<int64_t>(cuda::PrefillGemm::kScratchBytes);
+      step_metadata_bytes(kv, options.max_step_tokens) +
+      static_cast<int64_t>(
+          cuda::PrefillGemm::scratch_bytes(options.max_step_tokens, max_row_length(model.spec())));
   return plan;
 }
 
@@ -356,5 +439,47 @@ Result<std::unique_ptr<Backend>> make_cuda_backend(std::shared_ptr<const Model> 
   TK_TRY(backend->init());
   return std::unique_ptr<Backend>(std::move(backend));
 }
+
+namespace cuda::testing {
+
+bool fail_next_step(Backend& backend) {
+  auto* cuda = dynamic_cast<CudaBackend*>(&backend);
+  if (cuda) cuda->fail_next_step();
+  return cuda != nullptr;
+}
+
+int32_t num_decode_graphs(const Backend& backend) {
+  const auto* cuda = dynamic_cast<const CudaBackend*>(&backend);
+  return cuda ? cuda->num_graphs() : 0;
+}
+
+}  // namespace cuda::testing
+
+namespace cuda::tuning {
+
+bool set_use_graphs(Backend& backend, bool on) {
+  auto* cuda = dynamic_cast<CudaBackend*>(&backend);
+  if (cuda) cuda->set_use_graphs(on);
+  return cuda != nullptr;
+}
+
+bool set_gemm_min_tokens(Backend& backend, int32_t n) {
+  auto* cuda = dynamic_cast<CudaBackend*>(&backend);
+  if (cuda) cuda->set_gemm_min_tokens(n);
+  return cuda != nullptr;
+}
+
+Status set_op_timing(Backend& backend, bool on) {
+  auto* cuda = dynamic_cast<CudaBackend*>(&backend);
+  if (!cuda) return make_error(ErrorCode::Unsupported, "op timing: not a CUDA backend");
+  return cuda->set_op_timing(on);
+}
+
+std::vector<std::pair<std::string, double>> op_times_ms(const Backend& backend) {
+  const auto* cuda = dynamic_cast<const CudaBackend*>(&backend);
+  return cuda ? cuda->op_times_ms() : std::vector<std::pair<std::string, double>>{};
+}
+
+}  // namespace cuda::tuning
 
 }  // namespace tokamak

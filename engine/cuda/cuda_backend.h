@@ -7,14 +7,20 @@
 // workspaces for max_step_tokens tokens) is allocated at construction, after
 // checking that it fits in the device's free memory.
 //
-// Errors: every CUDA call is checked; a failure during forward() returns
+// Sampling runs on the device (forward_sampled copies back only the ids);
+// decode steps replay CUDA graphs (see CudaBackendOptions::use_graphs).
+//
+// Errors: every CUDA call is checked; a failure during a step returns
 // DeviceFault naming the call, file and line, and the backend is then faulted:
-// later forward() calls fail at once with the first error. Nothing aborts.
+// later forward()/forward_sampled() calls fail at once with the first error.
+// Nothing aborts.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "backend/backend.h"
 #include "core/result.h"
@@ -28,6 +34,14 @@ struct CudaBackendOptions {
   // min(context_length, 4096) tokens, as the CPU backend.
   KvCacheConfig kv;
   int32_t max_step_tokens = 512;
+  // Decode steps (each token a different sequence's next token, up to 128
+  // of them) replay a CUDA graph per batch-size bucket (1, 2, 4, ... 128).
+  bool use_graphs = true;
+  // Matrix products of at least this many tokens go through the tensor-core
+  // GEMM (fp16/bf16 inputs, fp32 accumulation), smaller ones through the
+  // fp32 matmul kernels. 0: measured defaults per weight type (F16/BF16 2,
+  // block types 8, F32 16; see prefill_gemm.h).
+  int32_t gemm_min_tokens = 0;
 };
 
 // Device memory the backend needs, in bytes.
@@ -50,5 +64,24 @@ CudaMemoryPlan plan_cuda_memory(const Model& model, const CudaBackendOptions& op
 // does not fit, Unsupported for weight types or head sizes the kernels lack.
 Result<std::unique_ptr<Backend>> make_cuda_backend(std::shared_ptr<const Model> model,
                                                    const CudaBackendOptions& options);
+
+namespace cuda::testing {
+// Makes the next forward/forward_sampled of a CUDA backend fail inside the
+// step at a real device call (an invalid launch configuration). False when
+// `backend` is not a CUDA backend.
+bool fail_next_step(Backend& backend);
+// Decode graphs captured so far (0 for other backends).
+int32_t num_decode_graphs(const Backend& backend);
+}  // namespace cuda::testing
+
+// Benchmarks switch these on a live backend (false: not a CUDA backend).
+namespace cuda::tuning {
+bool set_use_graphs(Backend& backend, bool on);
+bool set_gemm_min_tokens(Backend& backend, int32_t n);
+// Device time by kind of operation (gemm, attention, norm, ...) of the
+// steps run without a graph after set_op_timing(true), which clears it.
+Status set_op_timing(Backend& backend, bool on);
+std::vector<std::pair<std::string, double>> op_times_ms(const Backend& backend);
+}  // namespace cuda::tuning
 
 }  // namespace tokamak

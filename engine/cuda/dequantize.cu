@@ -26,17 +26,17 @@ __device__ __forceinline__ void store_chunk(__half* dst, const float* w) {
   }
 }
 
-// Thread i of the grid takes chunk i of the (num_rows * chunks per row) chunks.
+// Block r takes row r of the range; its threads walk the row's chunks (no
+// 64-bit division per chunk, which made this kernel compute-bound).
 template <TensorType T, class Out>
 __global__ void dequantize_kernel(const uint8_t* w_data, size_t row_bytes, int64_t n,
-                                  int64_t row_begin, int64_t num_rows, Out* out) {
-  const int64_t chunks_per_row = num_chunks(n);
-  const int64_t total = num_rows * chunks_per_row;
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < total;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    const int64_t r = i / chunks_per_row, c = i % chunks_per_row;
+                                  int64_t row_begin, Out* out) {
+  const int64_t r = blockIdx.x;
+  const uint8_t* row = w_data + (row_begin + r) * row_bytes;
+  const int64_t chunks = num_chunks(n);
+  for (int64_t c = threadIdx.x; c < chunks; c += blockDim.x) {
     float w[kChunk];
-    load_chunk<T>(w_data + (row_begin + r) * row_bytes, c, n, w);
+    load_chunk<T>(row, c, n, w);
     Out* dst = out + r * n + c * kChunk;
     if ((c + 1) * kChunk <= n && (reinterpret_cast<uintptr_t>(dst) & 15) == 0) {
       store_chunk(dst, w);
@@ -52,14 +52,13 @@ template <class Out>
 cudaError_t dequantize(const MatmulWeight& w, int64_t row_begin, int64_t num_rows, Out* out,
                        cudaStream_t stream) {
   if (num_rows == 0) return cudaSuccess;
-  const int64_t total = num_rows * num_chunks(w.row_length);
-  const int64_t blocks = (total + 255) / 256;
-  const unsigned grid = static_cast<unsigned>(blocks < 65535 ? blocks : 65535);
+  const int64_t chunks = num_chunks(w.row_length);
+  const int threads = chunks >= 128 ? 128 : 32 * static_cast<int>((chunks + 31) / 32);
   const auto* data = static_cast<const uint8_t*>(w.data);
   const bool ok = dispatch_weight_type(w.type, [&](auto tag) {
     constexpr TensorType T = decltype(tag)::value;
-    dequantize_kernel<T, Out>
-        <<<grid, 256, 0, stream>>>(data, w.row_bytes, w.row_length, row_begin, num_rows, out);
+    dequantize_kernel<T, Out><<<static_cast<unsigned>(num_rows), threads, 0, stream>>>(
+        data, w.row_bytes, w.row_length, row_begin, out);
   });
   if (!ok) return cudaErrorInvalidValue;
   return cudaGetLastError();

@@ -1,6 +1,6 @@
 // A real failing device call for the fault-state tests: a kernel launch with
-// more threads per block than any device allows (cudaErrorInvalidConfiguration,
-// which does not poison the context).
+// more threads per block than any device allows (CUDA 13 on an H200 answers
+// cudaErrorInvalidValue; the context stays usable).
 #pragma once
 
 #include <cuda_runtime.h>

@@ -13,41 +13,93 @@ PrefillGemm::~PrefillGemm() { release(); }
 void PrefillGemm::release() {
   if (handle_) cublasDestroy(handle_);
   handle_ = nullptr;
-  scratch_.reset();
+  slab_.reset();
+  x16_.reset();
+  workspace_.reset();
 }
 
-Status PrefillGemm::init(cudaStream_t stream) {
+int64_t PrefillGemm::default_min_tokens(TensorType type) {
+  switch (type) {
+    case TensorType::F16:
+    case TensorType::BF16:
+      return 2;
+    case TensorType::F32:
+      return 16;
+    default:
+      return 8;  // block types: the dequantization pass costs a matmul's worth
+  }
+}
+
+size_t PrefillGemm::scratch_bytes(int64_t max_tokens, int64_t max_row_length) {
+  return kSlabBytes + kCublasWorkspaceBytes +
+         static_cast<size_t>(max_tokens) * static_cast<size_t>(max_row_length) * 2;
+}
+
+Status PrefillGemm::init(cudaStream_t stream, int64_t max_tokens, int64_t max_row_length) {
   stream_ = stream;
+  max_elements_ = max_tokens * max_row_length;
   TK_CUBLAS_TRY(cublasCreate(&handle_));
   TK_CUBLAS_TRY(cublasSetStream(handle_, stream));
-  TK_CUBLAS_TRY(cublasSetMathMode(handle_, CUBLAS_DEFAULT_MATH));  // no TF32
-  return scratch_.allocate(kScratchBytes, "the prefill GEMM scratch");
+  TK_CUBLAS_TRY(cublasSetMathMode(handle_, CUBLAS_DEFAULT_MATH));  // no TF32 for F32 weights
+  TK_TRY(workspace_.allocate(kCublasWorkspaceBytes, "the cuBLAS workspace"));
+  TK_CUBLAS_TRY(cublasSetWorkspace(handle_, workspace_.get(), kCublasWorkspaceBytes));
+  TK_TRY(x16_.allocate(static_cast<size_t>(max_elements_) * 2, "the fp16 activations"));
+  return slab_.allocate(kSlabBytes, "the prefill GEMM weight slabs");
+}
+
+Result<const void*> PrefillGemm::convert_x(const MatmulWeight& w, const float* x,
+                                           int64_t num_tokens) {
+  if (w.type == TensorType::F32) return static_cast<const void*>(x);
+  const int64_t count = num_tokens * w.row_length;
+  if (count > max_elements_)
+    return make_error(ErrorCode::Unsupported, "prefill GEMM: " + std::to_string(num_tokens) +
+                                                  " tokens of " + std::to_string(w.row_length) +
+                                                  " values exceed the activation buffer");
+  const bool bf16 = w.type == TensorType::BF16;
+  TK_CUDA_TRY(launch_convert_activations(x, count, bf16, x16_.get(), stream_));
+  return static_cast<const void*>(x16_.get());
+}
+
+// Column-major view: C (rows x T, ldc = rows) = W^T (rows x n) · x (n x T).
+Status PrefillGemm::gemm(const MatmulWeight& w, const void* xc, int64_t num_tokens, float* y) {
+  const int64_t n = w.row_length;
+  const int m = static_cast<int>(w.rows), t = static_cast<int>(num_tokens), k = static_cast<int>(n);
+  const float alpha = 1.0f, beta = 0.0f;
+  if (w.type == TensorType::F32) {
+    TK_CUBLAS_TRY(cublasSgemm(handle_, CUBLAS_OP_T, CUBLAS_OP_N, m, t, k, &alpha,
+                              static_cast<const float*>(w.data), k, static_cast<const float*>(xc),
+                              k, &beta, y, m));
+    return {};
+  }
+  if (w.type == TensorType::F16 || w.type == TensorType::BF16) {
+    const cudaDataType type = w.type == TensorType::F16 ? CUDA_R_16F : CUDA_R_16BF;
+    TK_CUBLAS_TRY(cublasGemmEx(handle_, CUBLAS_OP_T, CUBLAS_OP_N, m, t, k, &alpha, w.data, type, k,
+                               xc, type, k, &beta, y, CUDA_R_32F, m, CUBLAS_COMPUTE_32F,
+                               CUBLAS_GEMM_DEFAULT));
+    return {};
+  }
+  const int64_t slab_rows = std::max<int64_t>(1, static_cast<int64_t>(kSlabBytes / 2) / n);
+  if (slab_rows * n * 2 > static_cast<int64_t>(kSlabBytes))
+    return make_error(ErrorCode::Unsupported, "prefill GEMM: a row of " + std::to_string(n) +
+                                                  " values exceeds the " +
+                                                  std::to_string(kSlabBytes >> 20) + " MiB slab");
+  for (int64_t r0 = 0; r0 < w.rows; r0 += slab_rows) {
+    const int64_t num_rows = std::min(slab_rows, w.rows - r0);
+    TK_CUDA_TRY(launch_dequantize_f16(w, r0, num_rows, slab_.get(), stream_));
+    TK_CUBLAS_TRY(cublasGemmEx(handle_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(num_rows), t, k,
+                               &alpha, slab_.get(), CUDA_R_16F, k, xc, CUDA_R_16F, k, &beta, y + r0,
+                               CUDA_R_32F, m, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+  }
+  return {};
 }
 
 Status PrefillGemm::run(const MatmulWeight& w, const float* x, int64_t num_tokens, float* y) {
-  if (num_tokens < kMinTokens) {
+  if (!use_gemm(w.type, num_tokens)) {
     TK_CUDA_TRY(launch_matmul(w, x, num_tokens, y, stream_));
     return {};
   }
-  const int64_t n = w.row_length;
-  const int64_t slab_rows =
-      std::max<int64_t>(1, static_cast<int64_t>(kScratchBytes / sizeof(float)) / n);
-  if (slab_rows * n * static_cast<int64_t>(sizeof(float)) > static_cast<int64_t>(kScratchBytes))
-    return make_error(ErrorCode::Unsupported,
-                      "prefill GEMM: a row of " + std::to_string(n) + " values exceeds the " +
-                          std::to_string(kScratchBytes >> 20) + " MiB scratch");
-  const float alpha = 1.0f, beta = 0.0f;
-  for (int64_t r0 = 0; r0 < w.rows; r0 += slab_rows) {
-    const int64_t num_rows = std::min(slab_rows, w.rows - r0);
-    float* slab = scratch_.as<float>();
-    TK_CUDA_TRY(launch_dequantize(w, r0, num_rows, slab, stream_));
-    // Column-major view: C (rows x T, ldc = rows) = slab^T (rows x n) · x (n x T).
-    TK_CUBLAS_TRY(cublasSgemm(handle_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(num_rows),
-                              static_cast<int>(num_tokens), static_cast<int>(n), &alpha, slab,
-                              static_cast<int>(n), x, static_cast<int>(n), &beta, y + r0,
-                              static_cast<int>(w.rows)));
-  }
-  return {};
+  TK_ASSIGN(const void* xc, convert_x(w, x, num_tokens));
+  return gemm(w, xc, num_tokens, y);
 }
 
 Status PrefillGemm::run_group(const MatmulWeight* weights, float* const* ys, int count,
@@ -56,11 +108,18 @@ Status PrefillGemm::run_group(const MatmulWeight* weights, float* const* ys, int
   for (int g = 1; g < count; ++g)
     same = same && weights[g].type == weights[0].type &&
            weights[g].row_length == weights[0].row_length;
-  if (num_tokens < kMinTokens && same) {
+  const bool to_gemm = use_gemm(weights[0].type, num_tokens);
+  if (!to_gemm && same) {
     TK_CUDA_TRY(launch_matmul_group(weights, ys, count, x, num_tokens, stream_));
     return {};
   }
-  for (int g = 0; g < count; ++g) TK_TRY(run(weights[g], x, num_tokens, ys[g]));
+  if (!to_gemm || !same) {
+    for (int g = 0; g < count; ++g) TK_TRY(run(weights[g], x, num_tokens, ys[g]));
+    return {};
+  }
+  // One conversion of x serves every weight of the group (same type and n).
+  TK_ASSIGN(const void* xc, convert_x(weights[0], x, num_tokens));
+  for (int g = 0; g < count; ++g) TK_TRY(gemm(weights[g], xc, num_tokens, ys[g]));
   return {};
 }
 

@@ -1,13 +1,24 @@
 // The batched (prefill) product y (num_tokens, rows) = x (num_tokens, n) · W^T
-// for many tokens: W is dequantized to fp32 in slabs of rows that fit a
-// fixed scratch buffer, and each slab goes through cuBLAS SGEMM (fp32, no
-// TF32, so results agree with the matmul kernel to fp32 rounding). Small
-// steps (fewer than kMinTokens) use launch_matmul instead.
+// for many tokens, on the tensor cores through cublasGemmEx, fp32
+// accumulation and fp32 output:
+//   F16 weights:  used as stored; x converted to fp16
+//   BF16 weights: used as stored (bf16 GEMM); x converted to bf16
+//   quantized:    dequantized to fp16 in slabs of rows that fit a fixed
+//                 scratch; x converted to fp16
+//   F32 weights:  SGEMM as stored (no TF32), x as is
+// Steps of fewer than min_tokens(type) tokens use the matmul kernels instead;
+// the defaults come from `tokamak-cli bench --device cuda`'s sweep on an
+// H200 (llama2-7b, one step of n tokens): F16 GEMM 7.3 ms vs matmul 11.1 ms
+// already at n = 2; Q4_K_M GEMM (dequantization included) 16.7 ms vs 24.0 ms
+// at n = 8, but 16.7 vs 12.2 at n = 4.
+//
+// cuBLAS gets a fixed workspace, so the calls can be captured in a graph.
 #pragma once
 
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstdint>
 
 #include "core/result.h"
@@ -18,31 +29,63 @@ namespace tokamak::cuda {
 
 class PrefillGemm {
  public:
-  static constexpr int64_t kMinTokens = 16;
-  static constexpr size_t kScratchBytes = size_t{64} << 20;
+  // Measured defaults (see above); F32 (SGEMM) was not measured.
+  static int64_t default_min_tokens(TensorType type);
+  // A slab small enough to stay in L2 (50 MiB on Hopper) between its
+  // dequantization and the GEMM that reads it.
+  static constexpr size_t kSlabBytes = size_t{16} << 20;
+  static constexpr size_t kCublasWorkspaceBytes = size_t{32} << 20;
 
   PrefillGemm() = default;
   ~PrefillGemm();
   PrefillGemm(const PrefillGemm&) = delete;
   PrefillGemm& operator=(const PrefillGemm&) = delete;
 
-  // Creates the cuBLAS handle on `stream` and the scratch buffer.
-  Status init(cudaStream_t stream);
+  // Device bytes init allocates for steps of up to max_tokens tokens and rows
+  // of up to max_row_length values.
+  static size_t scratch_bytes(int64_t max_tokens, int64_t max_row_length);
+
+  // Creates the cuBLAS handle on `stream` and the scratch buffers.
+  Status init(cudaStream_t stream, int64_t max_tokens = 64, int64_t max_row_length = 4096);
   // Destroys the handle (before its stream goes).
   void release();
 
-  // y = x · W^T on the stream: GEMM when num_tokens >= kMinTokens, else the
-  // matmul kernel.
+  // n > 0: every type from n tokens on; 0: default_min_tokens per type.
+  void set_min_tokens(int64_t n) { min_tokens_ = n < 0 ? 0 : n; }
+  int64_t min_tokens(TensorType type) const {
+    return min_tokens_ > 0 ? min_tokens_ : default_min_tokens(type);
+  }
+  // The step size the GEMM-or-matmul choice is made for (0: each call's
+  // num_tokens). A decode step sets its graph bucket, so that it takes the
+  // same path with graphs on or off.
+  void set_decision_tokens(int64_t n) { decision_tokens_ = n; }
+
+  // y = x · W^T on the stream: GEMM when the step has at least
+  // min_tokens(type) tokens, else the matmul kernel.
   Status run(const MatmulWeight& w, const float* x, int64_t num_tokens, float* y);
   // The same for several weights on one x: one grouped matmul launch when
-  // the step is small and the weights share type and row length.
+  // the step is small and the weights share type and row length; x is
+  // converted once for the GEMMs.
   Status run_group(const MatmulWeight* weights, float* const* ys, int count, const float* x,
                    int64_t num_tokens);
 
  private:
+  // x converted for w's GEMM (fp16 or bf16); x itself for F32 weights.
+  Result<const void*> convert_x(const MatmulWeight& w, const float* x, int64_t num_tokens);
+  Status gemm(const MatmulWeight& w, const void* xc, int64_t num_tokens, float* y);
+
   cudaStream_t stream_ = nullptr;
   cublasHandle_t handle_ = nullptr;
-  DeviceMemory scratch_;
+  bool use_gemm(TensorType type, int64_t num_tokens) const {
+    return std::max(num_tokens, decision_tokens_) >= min_tokens(type);
+  }
+
+  int64_t min_tokens_ = 0;
+  int64_t decision_tokens_ = 0;
+  int64_t max_elements_ = 0;  // of x
+  DeviceMemory slab_;         // dequantized fp16 weight rows
+  DeviceMemory x16_;          // x in fp16 or bf16
+  DeviceMemory workspace_;    // cuBLAS
 };
 
 }  // namespace tokamak::cuda

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <numeric>
 #include <string>
@@ -59,9 +60,24 @@ const std::vector<int32_t> kTokens = [] {
   return t;
 }();
 
+// The KV pool is fp16 (unit roundoff u = 2^-11 = 4.9e-4): K and V are
+// rounded once, which moves logits by ~3e-4 (measured on the H200: 2.7e-4
+// to 3.2e-4 for these models); 2e-3 ~ 4 u where the CPU backend keeps fp32.
+constexpr double kFp16KvTol = 2e-3;
+
 struct TypeCase {
   TensorType type;
-  double cpu_tol;  // vs the CPU backend, which quantizes activations for block types
+  double cpu_tol;  // single-token (matmul) path vs the CPU backend (fp16 KV
+                   // pool here; the CPU quantizes activations for block types)
+  // Tensor-core prefill GEMM vs the fp32 matmul path: the GEMM rounds the
+  // activations (and dequantized weights) to fp16, unit roundoff u = 2^-11 =
+  // 4.9e-4, or to bf16 for BF16 weights, u = 2^-8 = 3.9e-3; seven products
+  // per layer over two layers, each adding about u of relative error, move
+  // the logits by a few u (bound: 1e-2 ~ 20 u, 5e-2 ~ 13 u; measured on
+  // the H200: 6e-4 to 1e-3, bf16 4e-3). F32 weights stay on fp32 SGEMM,
+  // where only the order of the sums and the prefill attention kernel
+  // differ (measured 3.5e-5).
+  double gemm_tol;
 };
 
 class CudaBackendTypes : public ::testing::TestWithParam<TypeCase> {};
@@ -84,18 +100,27 @@ TEST_P(CudaBackendTypes, LogitsMatchCpuBackendPrefillDecodeAndChunks) {
   auto ref = sequence_logits(*cpu, kTokens);
   ASSERT_TRUE(lp.ok() && ld.ok() && lc.ok() && ref.ok());
   EXPECT_EQ(gpu_testing::count_non_finite(*lp), 0u);
-  EXPECT_LT(rel_max_diff(*ld, *lp), 1e-5);
-  EXPECT_LT(rel_max_diff(*lc, *lp), 1e-5);
-  EXPECT_LT(rel_max_diff(*lp, *ref), GetParam().cpu_tol) << tensor_type_name(GetParam().type);
+  // decode: one token per step (graphs); chunked: 5 tokens per step (no
+  // graph; the GEMM for F16/BF16, the matmul kernels for the others).
+  EXPECT_LT(rel_max_diff(*lc, *ld), GetParam().gemm_tol);
+  EXPECT_LT(rel_max_diff(*ld, *ref), GetParam().cpu_tol) << tensor_type_name(GetParam().type);
+  EXPECT_LT(rel_max_diff(*lp, *ld), GetParam().gemm_tol) << tensor_type_name(GetParam().type);
+  std::printf("%s: decode vs cpu %.2e, gemm prefill vs decode %.2e\n",
+              std::string(tensor_type_name(GetParam().type)).c_str(), rel_max_diff(*ld, *ref),
+              rel_max_diff(*lp, *ld));
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    AllWeightTypes, CudaBackendTypes,
-    ::testing::Values(TypeCase{TensorType::F32, 1e-5}, TypeCase{TensorType::F16, 1e-5},
-                      TypeCase{TensorType::BF16, 1e-5}, TypeCase{TensorType::Q8_0, 0.03},
-                      TypeCase{TensorType::Q4_0, 0.03}, TypeCase{TensorType::Q4_K, 0.03},
-                      TypeCase{TensorType::Q6_K, 0.03}),
-    [](const auto& info) { return std::string(tensor_type_name(info.param.type)); });
+INSTANTIATE_TEST_SUITE_P(AllWeightTypes, CudaBackendTypes,
+                         ::testing::Values(TypeCase{TensorType::F32, kFp16KvTol, 2e-4},
+                                           TypeCase{TensorType::F16, kFp16KvTol, 1e-2},
+                                           TypeCase{TensorType::BF16, kFp16KvTol, 5e-2},
+                                           TypeCase{TensorType::Q8_0, 0.03, 1e-2},
+                                           TypeCase{TensorType::Q4_0, 0.03, 1e-2},
+                                           TypeCase{TensorType::Q4_K, 0.03, 1e-2},
+                                           TypeCase{TensorType::Q6_K, 0.03, 1e-2}),
+                         [](const auto& info) {
+                           return std::string(tensor_type_name(info.param.type));
+                         });
 
 TEST(CudaBackend, Qwen2BiasesNeoxTiedAndMixedTypes) {
   TK_REQUIRE_CUDA_DEVICE();
@@ -137,7 +162,7 @@ TEST(CudaBackend, LlamaWithRopeFreqFactorsMatchesCpu) {
   auto a = sequence_logits(*gpu, kTokens);
   auto b = sequence_logits(*cpu, kTokens);
   ASSERT_TRUE(a.ok() && b.ok());
-  EXPECT_LT(rel_max_diff(*a, *b), 1e-5);
+  EXPECT_LT(rel_max_diff(*a, *b), kFp16KvTol);
 }
 
 // One step carrying a prefill chunk of sequence 0 (positions 4..9) and a
@@ -170,7 +195,7 @@ TEST(CudaBackend, MixedStepMatchesCpuBackend) {
   const StepPlan plan{step_tokens, step_pos, step_seq, seqs, rows};
   ASSERT_TRUE(gpu->forward(plan, lg).ok());
   ASSERT_TRUE(cpu->forward(plan, lc).ok());
-  EXPECT_LT(rel_max_diff(lg, lc), 1e-5);
+  EXPECT_LT(rel_max_diff(lg, lc), kFp16KvTol);
 }
 
 TEST(CudaBackend, BadPlansAreInvalidRequestsAndLeaveTheBackendUsable) {
@@ -202,7 +227,8 @@ TEST(CudaBackend, MemoryPlanRefusesWhatDoesNotFitBeforeAllocating) {
   o.kv.block_size = 16;
   o.kv.num_blocks = 1 << 30;  // 2 layers * 2 * 128 floats * 16 * 2^30: terabytes
   const CudaMemoryPlan plan = plan_cuda_memory(*model, o);
-  EXPECT_EQ(plan.kv_bytes, 2LL * 2 * 128 * 4 * 16 * (1LL << 30));
+  // fp16 K and V; + 1 block: the scratch block of the decode graphs' padding tokens.
+  EXPECT_EQ(plan.kv_bytes, 2LL * 2 * 128 * 2 * 16 * ((1LL << 30) + 1));
   EXPECT_GT(plan.weight_bytes, 0);
   auto b = make_cuda_backend(model, o);
   ASSERT_FALSE(b.ok());

@@ -71,7 +71,7 @@ for spec in ${BENCH_MODELS-llama2-7b:f16 llama2-7b:q8_0 llama2-7b:q4_0 llama2-7b
   timeout 240 "$BIN/tokamak-cli" bench "synth:$spec" --device cuda --cache-dir "$SYNTH" \
     -r 3 --warmup 1 --json-out "$JSON/$name.json" ${BENCH_ARGS:-} >> "$OUT/bench.log" 2>&1
   echo "exit code $? $(elapsed)" | tee -a "$OUT/bench.log"
-  grep -E "^(decode|prefill|latency|copy bw):" "$OUT/bench.log" | tail -12
+  grep -E "^(decode|prefill|latency|copy bw|  by op):" "$OUT/bench.log" | tail -15
   NSYS=$(command -v nsys || ls /usr/local/cuda/bin/nsys /opt/nvidia/nsight-systems*/bin/nsys 2>/dev/null | head -1)
   if [ "${PROFILE:-0}" = 1 ] && [ ! -e "$OUT/profile.log" ]; then
     if [ -n "$NSYS" ]; then

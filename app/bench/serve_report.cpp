@@ -104,6 +104,7 @@ json to_json(const ServeBenchConfig& c) {
           {"context", c.context},
           {"kv_block_size", c.kv_block_size},
           {"kv_num_blocks", c.kv_num_blocks},
+          {"kv_pool_bytes", c.kv_pool_bytes},
           {"seed", c.seed},
           {"warmup_requests", c.warmup_requests},
           {"engine_version", c.engine_version},

@@ -34,7 +34,7 @@ struct ServeCliOptions {
   int32_t max_sequences = 64;
   int32_t max_step_tokens = 512;
   double max_batch_delay_ms = 50.0;
-  int32_t kv_blocks = 0;  // 0: max_sequences x the longest request
+  int32_t kv_blocks = 0;  // 0: sequences running at once x the longest request
   bool no_prefix_caching = false;
   double scale = 1.0;
   uint64_t seed = 1;
@@ -51,6 +51,7 @@ struct Plan {
   std::vector<WorkloadSpec> workloads;
   std::vector<ServePoint> points;
   int32_t longest_request = 0;  // prompt + output tokens
+  int32_t most_running = 0;     // sequences that can run at once in any point
 };
 
 Plan make_plan(const ServeCliOptions& o) {
@@ -92,6 +93,9 @@ Plan make_plan(const ServeCliOptions& o) {
           point.rate = o.rate;
           point.batch_size = b;
           point.max_sequences = o.max_sequences;
+          // Closed loop: never more running than clients; open loop: up to max_sequences.
+          plan.most_running = std::max(
+              plan.most_running, o.rate > 0.0 ? o.max_sequences : std::min(c, o.max_sequences));
           plan.points.push_back(point);
         }
       }
@@ -193,6 +197,9 @@ ServeBenchConfig make_config(const ServeCliOptions& o, const LoadedModel& m,
   c.context = m.context;
   c.kv_block_size = m.backend->kv_config().block_size;
   c.kv_num_blocks = m.backend->kv_config().num_blocks;
+  const ModelSpec& spec = m.model->spec();
+  c.kv_pool_bytes = int64_t{c.kv_num_blocks} * c.kv_block_size * 2 * spec.num_layers *
+                    spec.kv_dim() * int64_t{sizeof(float)};
   c.seed = o.seed;
   c.warmup_requests = o.warmup;
   c.engine_version = engine_version();
@@ -222,11 +229,19 @@ void run_serve(ServeCliOptions& o) {
   if (o.kv_blocks > 0) {
     mo.kv_num_blocks = o.kv_blocks;
   } else {
+    // Room for every sequence that can run at once at the longest request:
+    // the pool never limits the policies unless --kv-blocks says so.
     const int32_t per_seq = (plan.longest_request + block_size - 1) / block_size;
-    mo.kv_num_blocks = std::max(1, o.max_sequences) * per_seq;
+    mo.kv_num_blocks = std::max(1, plan.most_running) * per_seq;
   }
   mo.max_step_tokens = o.max_step_tokens;
-  LoadedModel m = load_model(mo);
+  LoadedModel m;
+  try {
+    m = load_model(mo);
+  } catch (const CliError& e) {
+    fail(fmt::format("{} (KV pool of {} blocks of {} tokens; --kv-blocks N for another size)",
+                     e.what(), mo.kv_num_blocks, block_size));
+  }
   const int32_t model_ctx = m.model->spec().context_length;
   int32_t context = o.model.context > 0 ? o.model.context : std::min(model_ctx, 4096);
   if (model_ctx > 0) context = std::min(context, model_ctx);
@@ -252,9 +267,9 @@ void run_serve(ServeCliOptions& o) {
   so.warmup_requests = o.warmup;
   so.max_context = context;
   so.stall_timeout_s = o.stall_timeout_s;
-  fmt::print(stderr, "{} on {}: {} runs, KV pool {} blocks of {} tokens, context {}\n", model_path,
-             config.device, plan.points.size(), config.kv_num_blocks, config.kv_block_size,
-             context);
+  fmt::print(stderr, "{} on {}: {} runs, KV pool {} blocks of {} tokens ({:.1f} MiB), context {}\n",
+             model_path, config.device, plan.points.size(), config.kv_num_blocks,
+             config.kv_block_size, config.kv_pool_bytes / 1048576.0, context);
 
   std::vector<ServeRunResult> runs;
   std::string failure;
@@ -320,8 +335,8 @@ void add_bench_serve_command(CLI::App& bench) {
   cmd->add_option("--max-batch-delay-ms", o->max_batch_delay_ms, "dynamic: longest wait")
       ->capture_default_str();
   cmd->add_option("--kv-blocks", o->kv_blocks,
-                  "KV pool in blocks of 16 tokens (default: --max-sequences x the longest "
-                  "request)");
+                  "KV pool in blocks of 16 tokens (default: the most sequences that can run at "
+                  "once, min(clients, --max-sequences), x the longest request)");
   cmd->add_flag("--no-prefix-caching", o->no_prefix_caching, "do not reuse equal prompt prefixes");
   cmd->add_option("--scale", o->scale, "lmi: scale of the request count and token lengths")
       ->capture_default_str();

@@ -346,25 +346,38 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-// Blocks of matmul_kernel<T, NR, NT> with `smem` dynamic shared bytes that
-// fit on the device at once; the kernel's shared-memory limit is raised to
-// the device's opt-in maximum once per instantiation.
+// The device's SMs and opt-in shared bytes per block; the kernel's limit is
+// raised to the latter once per instantiation.
 template <TensorType T, int NR, int NT, int kPieces>
-unsigned resident_blocks(int smem, int& max_smem) {
-  static const int2 device = [] {  // SMs, opt-in shared bytes per block
+int2 device_limits() {
+  static const int2 limits = [] {
     int dev = 0, sms = 0, optin = 0;
     cudaGetDevice(&dev);
     cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
     cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev);
     cudaFuncSetAttribute(matmul_kernel<T, NR, NT, kPieces>,
                          cudaFuncAttributeMaxDynamicSharedMemorySize, optin);
-    return make_int2(sms, optin);
+    return make_int2(std::max(1, sms), optin);
   }();
-  max_smem = device.y;
-  int per_sm = 0;
-  cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, matmul_kernel<T, NR, NT, kPieces>,
-                                                kThreads, smem);
-  return static_cast<unsigned>(std::max(1, device.x) * std::max(1, per_sm));
+  return limits;
+}
+
+// Blocks of the kernel with `smem` dynamic shared bytes that fit on the
+// device at once. The answer depends on smem alone: the last one is kept
+// per thread (one query per matrix width rather than one per launch).
+template <TensorType T, int NR, int NT, int kPieces>
+unsigned resident_blocks(int smem) {
+  thread_local int cached_smem = -1;
+  thread_local unsigned cached_blocks = 0;
+  if (smem != cached_smem) {
+    int per_sm = 0;
+    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, matmul_kernel<T, NR, NT, kPieces>,
+                                                  kThreads, smem);
+    cached_blocks =
+        static_cast<unsigned>(device_limits<T, NR, NT, kPieces>().x * std::max(1, per_sm));
+    cached_smem = smem;
+  }
+  return cached_blocks;
 }
 
 template <TensorType T, int NR, int NT, int kPieces = 1>
@@ -379,13 +392,12 @@ cudaError_t launch_kernel(MatmulGroup group, int64_t n, const float* x, int64_t 
   if (total == 0) return cudaSuccess;
   const int stage_smem = kWarps * warp_smem_bytes<T, NR>();
   const int x_smem_bytes = static_cast<int>(padded(n + 31) * sizeof(float));
-  int max_smem = 0;
-  resident_blocks<T, NR, NT, kPieces>(stage_smem, max_smem);
+  const int max_smem = device_limits<T, NR, NT, kPieces>().y;
   // One token, block types: x goes to shared memory once per block when it
   // fits (float types read it through L1: more blocks fit per SM).
   const bool x_smem = NT == 1 && !Piece<T>::kFloat && stage_smem + x_smem_bytes <= max_smem;
   const int smem = stage_smem + (x_smem ? x_smem_bytes : 0);
-  const unsigned resident = resident_blocks<T, NR, NT, kPieces>(smem, max_smem);
+  const unsigned resident = resident_blocks<T, NR, NT, kPieces>(smem);
   const unsigned blocks = std::min((total + kWarps - 1) / kWarps, resident);
   const unsigned passes = static_cast<unsigned>((num_tokens + NT - 1) / NT);
   const bool x_vec = (reinterpret_cast<uintptr_t>(x) & 15) == 0 && n % 4 == 0;

@@ -29,7 +29,7 @@ struct ServeBenchConfig {
   int32_t context = 0;      // positions one sequence may use
   int32_t kv_block_size = 0;
   int32_t kv_num_blocks = 0;  // the backend's pool
-  int64_t kv_pool_bytes = 0;  // K and V of all layers, fp32 (both backends)
+  int64_t kv_pool_bytes = 0;  // K and V of all layers (cpu: fp32, cuda: fp16)
   uint64_t seed = 0;
   int32_t warmup_requests = 0;
   std::string engine_version;

@@ -198,8 +198,10 @@ ServeBenchConfig make_config(const ServeCliOptions& o, const LoadedModel& m,
   c.kv_block_size = m.backend->kv_config().block_size;
   c.kv_num_blocks = m.backend->kv_config().num_blocks;
   const ModelSpec& spec = m.model->spec();
+  // The CPU backend keeps K and V in fp32, the CUDA backend in fp16.
+  const int64_t element_bytes = c.device == "cuda" ? 2 : 4;
   c.kv_pool_bytes = int64_t{c.kv_num_blocks} * c.kv_block_size * 2 * spec.num_layers *
-                    spec.kv_dim() * int64_t{sizeof(float)};
+                    spec.kv_dim() * element_bytes;
   c.seed = o.seed;
   c.warmup_requests = o.warmup;
   c.engine_version = engine_version();

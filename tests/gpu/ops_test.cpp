@@ -422,18 +422,18 @@ TEST_P(AttentionTest, MatchesCpuAttentionThroughBlockTables) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Shapes, AttentionTest,
-                         ::testing::Values(AttentionCase{4, 4, 16, 16}, AttentionCase{8, 2, 64, 3},
-                                           AttentionCase{32, 8, 128, 16},
-                                           AttentionCase{32, 32, 128, 16},
-                                           AttentionCase{4, 1, 256, 32}, AttentionCase{6, 3, 80, 7},
-                                           AttentionCase{12, 1, 64, 5}),
-                         [](const auto& info) {
-                           const AttentionCase& c = info.param;
-                           return "h" + std::to_string(c.num_heads) + "_kv" +
-                                  std::to_string(c.num_kv_heads) + "_d" +
-                                  std::to_string(c.head_dim) + "_bs" + std::to_string(c.block_size);
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, AttentionTest,
+    ::testing::Values(AttentionCase{4, 4, 16, 16}, AttentionCase{8, 2, 64, 3},
+                      AttentionCase{32, 8, 128, 16}, AttentionCase{32, 32, 128, 16},
+                      AttentionCase{4, 1, 256, 32}, AttentionCase{6, 3, 80, 7},
+                      AttentionCase{12, 1, 64, 5},
+                      AttentionCase{4, 2, 20, 16}),  // 40-byte K/V rows: no 16-byte loads
+    [](const auto& info) {
+      const AttentionCase& c = info.param;
+      return "h" + std::to_string(c.num_heads) + "_kv" + std::to_string(c.num_kv_heads) + "_d" +
+             std::to_string(c.head_dim) + "_bs" + std::to_string(c.block_size);
+    });
 
 TEST(CudaOps, AttentionRejectsUnsupportedShapes) {
   TK_REQUIRE_CUDA_DEVICE();

@@ -171,5 +171,53 @@ TEST(EnginePreemption, CancelDuringPreemption) {
   destroy_engine(engine);
 }
 
+// The smallest pool that holds one full-context sequence (8 blocks of 16)
+// and twelve requests that each need all of it: the engine must keep making
+// progress (no livelock of sequences preempting each other) under every policy.
+TEST(EnginePreemption, PoolOfOneSequenceMakesProgress) {
+  ASSERT_TRUE(aidreams_model());
+  std::mt19937_64 rng(12);
+  std::vector<Request> requests;
+  for (int i = 0; i < 12; ++i) {
+    const int32_t n = 1 + static_cast<int32_t>(rng() % 60);
+    requests.push_back(greedy_request(random_prompt(rng, n), kContext - n));
+  }
+  for (BatchPolicy policy : {BatchPolicy::Paged, BatchPolicy::Continuous, BatchPolicy::Static,
+                             BatchPolicy::Dynamic, BatchPolicy::None}) {
+    SCOPED_TRACE(std::string(policy_name(policy)));
+    EngineOptions options = small_pool_options(policy);
+    options.max_step_tokens = 16;
+    const RunResult got = run(options, small_pool(16, 8), requests);
+    expect_reference_outputs(requests, got);
+  }
+}
+
+// Sequences sharing cached prefix blocks are preempted and recomputed while
+// others still read those blocks: reference counts must keep shared blocks
+// alive and every block must come back in the end.
+TEST(EnginePreemption, PreemptingSequencesThatShareCachedBlocks) {
+  ASSERT_TRUE(aidreams_model());
+  std::mt19937_64 rng(13);
+  const std::vector<int32_t> prefix = random_prompt(rng, 48);
+  std::vector<Request> requests;
+  for (int i = 0; i < 10; ++i) {
+    std::vector<int32_t> p = prefix;
+    const std::vector<int32_t> tail = random_prompt(rng, 1 + i);
+    p.insert(p.end(), tail.begin() + 1, tail.end());
+    Request r = greedy_request(p, kContext - static_cast<int32_t>(p.size()));
+    if (i % 2) {
+      r.sampling.temperature = 0.9f;
+      r.sampling.seed = 7000 + i;
+    }
+    requests.push_back(r);
+  }
+  EngineOptions options = small_pool_options(BatchPolicy::Paged);
+  options.max_sequences = 10;
+  const RunResult got = run(options, small_pool(16, 14), requests);
+  EXPECT_GT(got.stats.num_preemptions, 0);
+  EXPECT_GT(got.stats.num_prefix_hit_tokens, 0);
+  expect_reference_outputs(requests, got);
+}
+
 }  // namespace
 }  // namespace tokamak::test

@@ -120,6 +120,8 @@ std::vector<MatmulCase> matmul_cases() {
   // More row groups than the resident warps: each warp takes several.
   for (TensorType t : {TensorType::Q4_0, TensorType::Q6_K, TensorType::F16})
     for (int64_t tokens : {1, 5}) cases.push_back({t, 9001, 512, tokens});
+  // A row too long for the shared copy of x (about 227 KiB): x through L1.
+  cases.push_back({TensorType::Q8_0, 6, 65536, 1});
   // 16 tokens in one pass, 33 in three; 3 and 4 in the 4-token kernel.
   for (int64_t tokens : {3, 4, 16, 33}) cases.push_back({TensorType::Q4_K, 70, 2304, tokens});
   return cases;
@@ -428,7 +430,8 @@ INSTANTIATE_TEST_SUITE_P(
                       AttentionCase{32, 8, 128, 16}, AttentionCase{32, 32, 128, 16},
                       AttentionCase{4, 1, 256, 32}, AttentionCase{6, 3, 80, 7},
                       AttentionCase{12, 1, 64, 5},
-                      AttentionCase{4, 2, 20, 16}),  // 40-byte K/V rows: no 16-byte loads
+                      AttentionCase{4, 2, 20, 16},  // 40-byte K/V rows: no 16-byte loads
+                      AttentionCase{8, 4, 32, 1}),
     [](const auto& info) {
       const AttentionCase& c = info.param;
       return "h" + std::to_string(c.num_heads) + "_kv" + std::to_string(c.num_kv_heads) + "_d" +

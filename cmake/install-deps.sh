@@ -21,6 +21,10 @@ packages=(
   cmake ninja-build g++ ccache pkg-config git
   libpcre2-dev libfmt-dev nlohmann-json3-dev libcli11-dev libsentencepiece-dev
   libsqlite3-dev libsqlitecpp-dev libgtest-dev libgmock-dev
+  qt6-base-dev qt6-declarative-dev qt6-charts-dev qt6-svg-dev qt6-qpa-plugins
+  qml6-module-qtquick-controls qml6-module-qtquick-layouts qml6-module-qtquick-dialogs
+  qml6-module-qtquick-window qml6-module-qtquick-templates qml6-module-qtqml-workerscript
+  qml6-module-qtqml-models qml6-module-qttest qml6-module-qt-labs-platform xvfb imagemagick
 )
 if [ "$want_test" = 1 ]; then
   packages+=(clang libclang-rt-14-dev python3 python3-pip)

@@ -21,6 +21,7 @@ void PrefillGemm::release() {
 int64_t PrefillGemm::default_min_tokens(TensorType type) {
   switch (type) {
     case TensorType::F16:
+      return 1;
     case TensorType::BF16:
       return 2;
     case TensorType::F32:

@@ -8,10 +8,12 @@
 //   F32 weights:  SGEMM as stored (no TF32), x as is
 // Steps of fewer than min_tokens(type) tokens use the matmul kernels instead;
 // the defaults come from `tokamak-cli bench --device cuda`'s sweep on an
-// H200 (llama2-7b, one step of n tokens): F16 GEMM 7.3 ms vs matmul 11.1 ms
-// already at n = 2; Q4_K_M GEMM (dequantization included) 16.7 ms vs 24.0 ms
-// at n = 8, but 16.7 vs 12.2 at n = 4.
-//
+// H200 (llama2-7b, whole steps of n tokens): F16 GEMM 6.9 ms vs matmul 8.4 ms
+// already at n = 1 (cuBLAS reads fp16 weights faster than the matvec kernel
+// at this commit; flip it back when the sweep says otherwise); Q4_K_M GEMM
+// (dequantization included) 16.7 ms vs 24.0 ms at n = 8, but 16.7 vs 12.2
+// at n = 4. BF16 stays on the matvec for one token (bf16 activations cost
+// accuracy, and it was not measured).
 // cuBLAS gets a fixed workspace, so the calls can be captured in a graph.
 #pragma once
 
@@ -31,9 +33,10 @@ class PrefillGemm {
  public:
   // Measured defaults (see above); F32 (SGEMM) was not measured.
   static int64_t default_min_tokens(TensorType type);
-  // A slab small enough to stay in L2 (50 MiB on Hopper) between its
-  // dequantization and the GEMM that reads it.
-  static constexpr size_t kSlabBytes = size_t{16} << 20;
+  // 16 MiB slabs (to stay in L2 between the dequantization and the GEMM)
+  // were slower on the H200: 4x the launches, each GEMM too small
+  // (llama2-7b Q4_K_M pp512 15.0k -> 11.1k tok/s).
+  static constexpr size_t kSlabBytes = size_t{64} << 20;
   static constexpr size_t kCublasWorkspaceBytes = size_t{32} << 20;
 
   PrefillGemm() = default;

@@ -152,10 +152,10 @@ INSTANTIATE_TEST_SUITE_P(AllTypes, PrefillGemmTest,
                            return std::string(tensor_type_name(info.param));
                          });
 
-// More rows than one fp16 slab holds (16 MiB / (4096 * 2 B) = 2048 rows).
+// More rows than one fp16 slab holds (64 MiB / (4096 * 2 B) = 8192 rows).
 TEST(PrefillGemm, SplitsLargeQuantizedMatricesIntoSlabs) {
   TK_REQUIRE_CUDA_DEVICE();
-  const int64_t rows = 4500, n = 4096, tokens = 16;
+  const int64_t rows = 8300, n = 4096, tokens = 16;
   const Weights w = random_weights(TensorType::Q8_0, rows, n, 33);
   const std::vector<float> x = random_floats(tokens * n, 34);
   DeviceArray<uint8_t> dw(w.bytes);

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "bench/serve_metrics.h"
+#include "bench/spread.h"
 #include "bench/workload.h"
 #include "runtime/engine.h"
 
@@ -62,11 +63,23 @@ struct ServeRunResult {
   int64_t device_memory_bytes = 0;
   std::string device_memory_kind;          // "cuda_used" | "host_peak_rss"
   std::vector<std::string> error_samples;  // the first few RequestError messages
+  // run_serve_point_repeated: requests/s of every repetition; this result is
+  // the one with the median requests/s (the lower middle one for an even count).
+  Spread requests_per_second_spread;
+  int32_t num_unaccounted_all = 0;  // requests not ended exactly once, over all repetitions
 };
 
 Result<ServeRunResult> run_serve_point(const std::shared_ptr<Backend>& backend,
                                        const std::shared_ptr<const Tokenizer>& tokenizer,
                                        const PromptVocab& vocab, const ServePoint& point,
                                        const ServeBenchOptions& options);
+
+// The point `repetitions` times (each on a fresh engine, with its warm-up);
+// the median run by requests/s, with the spread of all of them.
+Result<ServeRunResult> run_serve_point_repeated(const std::shared_ptr<Backend>& backend,
+                                                const std::shared_ptr<const Tokenizer>& tokenizer,
+                                                const PromptVocab& vocab, const ServePoint& point,
+                                                const ServeBenchOptions& options,
+                                                int32_t repetitions);
 
 }  // namespace tokamak

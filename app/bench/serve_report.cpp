@@ -56,6 +56,9 @@ const std::vector<std::pair<std::string, std::string>>& csv_map() {
         {"num_steps", "/num_steps"},
         {"num_preemptions", "/num_preemptions"},
         {"num_prefix_hit_tokens", "/num_prefix_hit_tokens"},
+        {"repetitions", "/repetitions/count"},
+        {"requests_per_second_min", "/repetitions/requests_per_second/min"},
+        {"requests_per_second_max", "/repetitions/requests_per_second/max"},
         {"device_memory_bytes", "/device_memory_bytes"},
         {"device_memory_kind", "/device_memory_kind"},
         {"max_step_tokens", "/options/max_step_tokens"},
@@ -107,6 +110,7 @@ json to_json(const ServeBenchConfig& c) {
           {"kv_pool_bytes", c.kv_pool_bytes},
           {"seed", c.seed},
           {"warmup_requests", c.warmup_requests},
+          {"repetitions", c.repetitions},
           {"engine_version", c.engine_version},
           {"commit", c.commit},
           {"date", c.date},
@@ -156,6 +160,13 @@ json to_json(const ServeRunResult& r, const ServeBenchConfig& c) {
             {"device_memory_bytes", r.device_memory_bytes},
             {"device_memory_kind", r.device_memory_kind},
             {"error_samples", r.error_samples},
+            {"repetitions",
+             {{"count", r.requests_per_second_spread.samples.size()},
+              {"requests_per_second",
+               {{"median", r.requests_per_second_spread.median},
+                {"min", r.requests_per_second_spread.min},
+                {"max", r.requests_per_second_spread.max},
+                {"samples", r.requests_per_second_spread.samples}}}}},
             {"options", options_json(r)}};
   for (const char* key :
        {"model", "model_path", "device", "engine_version", "commit", "date", "machine"}) {

@@ -32,6 +32,7 @@ struct ServeBenchConfig {
   int64_t kv_pool_bytes = 0;  // K and V of all layers (cpu: fp32, cuda: fp16)
   uint64_t seed = 0;
   int32_t warmup_requests = 0;
+  int32_t repetitions = 1;  // runs of each point (the median one is reported)
   std::string engine_version;
   std::string commit;
   std::string date;  // ISO 8601 UTC

@@ -170,7 +170,7 @@ TEST_F(BenchServeCli, OpenLoopAtARate) {
   const std::string dir = test::scratch_dir("open");
   std::vector<std::string> args = base_args(dir);
   for (const char* a : {"--policy", "continuous", "--workload", "fixed:8:4", "--requests", "10",
-                        "--rate", "500", "--no-db"}) {
+                        "--rate", "500", "--no-db", "--repetitions", "3"}) {
     args.push_back(a);
   }
   const CliRun r = run_cli(args);
@@ -180,6 +180,8 @@ TEST_F(BenchServeCli, OpenLoopAtARate) {
   EXPECT_EQ(j["runs"][0]["rate"], 500.0);
   EXPECT_EQ(j["runs"][0]["concurrency"], 0);
   EXPECT_EQ(j["runs"][0]["num_completed"], 10);
+  EXPECT_EQ(j["runs"][0]["repetitions"]["count"], 3);
+  EXPECT_EQ(j["config"]["repetitions"], 3);
 }
 
 TEST_F(BenchServeCli, BadInputEndsInOneErrorLine) {

@@ -232,6 +232,26 @@ TEST(ServeBench, OpenLoopRunAccountsForEveryRequest) {
   EXPECT_EQ(r->metrics.num_completed, 20);
 }
 
+TEST(ServeBench, RepetitionsReportTheMedianRunWithTheRange) {
+  ASSERT_TRUE(fixture().backend);
+  Fixture& f = fixture();
+  auto r = run_serve_point_repeated(f.backend, f.tokenizer, prompt_vocab(*f.tokenizer),
+                                    point(BatchPolicy::Continuous), bench_options(), 3);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const Spread& s = r->requests_per_second_spread;
+  ASSERT_EQ(s.samples.size(), 3u);
+  EXPECT_EQ(r->metrics.requests_per_second, s.median);  // the median run itself
+  EXPECT_LE(s.min, s.median);
+  EXPECT_LE(s.median, s.max);
+  EXPECT_EQ(r->num_unaccounted_all, 0);
+  const nlohmann::json j = to_json(*r, config());
+  EXPECT_EQ(j["repetitions"]["count"], 3);
+  EXPECT_EQ(j["repetitions"]["requests_per_second"]["samples"].size(), 3u);
+  auto none = run_serve_point_repeated(f.backend, f.tokenizer, prompt_vocab(*f.tokenizer),
+                                       point(BatchPolicy::None), bench_options(), 0);
+  EXPECT_FALSE(none.ok());
+}
+
 TEST(ServeBench, ARequestLongerThanThePoolIsAnErrorNotAHang) {
   ASSERT_TRUE(fixture().backend);
   ServeBenchOptions o = bench_options();

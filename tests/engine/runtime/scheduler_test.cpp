@@ -61,7 +61,7 @@ struct Harness {
     sched.commit_step();
     for (Sequence* s : sampled) {
       s->tokens.push_back(7);
-      if (s->num_generated() >= s->max_tokens) sched.remove(s);
+      if (s->num_generated() >= s->max_tokens) done.push_back(sched.remove(s));
     }
     return fed;
   }
@@ -69,6 +69,7 @@ struct Harness {
   BlockPool pool;
   Scheduler sched;
   RequestId next_id = 1;
+  std::vector<std::unique_ptr<Sequence>> done;  // ended: kept so tests may look at them
 };
 
 using Fed = std::map<RequestId, int32_t>;

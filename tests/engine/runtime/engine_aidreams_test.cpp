@@ -3,6 +3,8 @@
 // llama2.c's own math) whatever the policy and the batch a request ran in.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "runtime/engine.h"
 #include "runtime_test_util.h"
 
@@ -46,6 +48,11 @@ TEST(EngineAidreams, GreedyFromBosMatchesTheReference) {
   EXPECT_EQ(o.fin.timings.num_generated_tokens, 127);
   EXPECT_EQ(o.text, a.tokenizer->decode(o.ids));
   EXPECT_EQ(engine->stats().kv_blocks_used, 0);
+  // 127 tokens from one prompt token: 127 steps, then the engine sleeps
+  // (no steps while idle).
+  EXPECT_EQ(engine->stats().num_steps, 127);
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  EXPECT_EQ(engine->stats().num_steps, 127);
 }
 
 // Requests that start at different points of the reference, all at once:

@@ -5,8 +5,8 @@
 #include <numeric>
 #include <sstream>
 
+#include "runtime/token_text.h"
 #include "sampling/sampler.h"
-#include "sampling/stop_matcher.h"
 
 namespace tokamak {
 namespace {
@@ -16,10 +16,6 @@ using Clock = std::chrono::steady_clock;
 double ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
-
-// How many history tokens prime the stream decoder (so that the first new
-// token is decoded as a continuation, not as the start of a text).
-constexpr size_t kDecoderPrimeTokens = 16;
 
 }  // namespace
 
@@ -115,11 +111,10 @@ bool Generator::prefill(const GenerationRequest& request, GenerationStats& stats
 
 // Samples, emits and feeds back one token per step until a finish reason.
 void Generator::decode(const GenerationRequest& request, GenerationStats& stats,
-                       const GenerationCallback& on_event, StreamDecoder& decoder,
+                       const GenerationCallback& on_event, TokenText& out,
                        std::chrono::steady_clock::time_point t_start) {
   Sampler sampler(request.sampling);
   for (int32_t id : history_) sampler.accept(id);
-  StopMatcher matcher(request.stop);
   auto cancelled = [&] { return request.cancel && request.cancel->load(); };
   Clock::time_point t_first{}, t_last{};
   while (true) {
@@ -133,8 +128,8 @@ void Generator::decode(const GenerationRequest& request, GenerationStats& stats,
     if (tokenizer_.is_end_of_generation(id)) {
       reason = "eos";
     } else {
-      text = matcher.push(decoder.push(id));
-      if (matcher.stopped()) {
+      text = out.push(id);
+      if (out.stopped()) {
         reason = "stop";
       } else if (request.max_tokens > 0 && stats.num_generated_tokens >= request.max_tokens) {
         reason = "length";
@@ -147,12 +142,8 @@ void Generator::decode(const GenerationRequest& request, GenerationStats& stats,
       }
     }
     if (!reason.empty() && reason != "stop") {  // release what is held back
-      text += matcher.push(decoder.flush());
-      if (matcher.stopped()) {
-        reason = "stop";
-      } else {
-        text += matcher.flush();
-      }
+      text += out.finish();
+      if (out.stopped()) reason = "stop";
     }
     if (on_event) on_event(GenerationEvent{TokenEvent{id, std::move(text)}});
     if (reason.empty() && cancelled()) reason = "cancelled";  // set while the event was handled
@@ -204,18 +195,15 @@ Result<GenerationStats> Generator::generate(const GenerationRequest& request,
   }
   stats.num_cached_tokens = num_computed_;
 
-  // Prime the decoder so the first new token decodes as a continuation.
-  StreamDecoder decoder(tokenizer_, options_.render_special);
-  for (size_t i = history_.size() - std::min(history_.size(), kDecoderPrimeTokens);
-       i < history_.size(); ++i) {
-    (void)decoder.push(history_[i]);
-  }
+  // Prime the text so the first new token decodes as a continuation.
+  TokenText out(tokenizer_, request.stop, options_.render_special);
+  out.prime(history_);
 
   if (!prefill(request, stats)) return finish();
   const double prefill_ms = ms_between(t_start, Clock::now());
   if (prefill_ms > 0)
     stats.prefill_tokens_per_second = stats.num_prompt_tokens * 1000.0 / prefill_ms;
-  decode(request, stats, on_event, decoder, t_start);
+  decode(request, stats, on_event, out, t_start);
   return finish();
 }
 

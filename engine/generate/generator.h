@@ -28,7 +28,7 @@
 
 namespace tokamak {
 
-class StreamDecoder;
+class TokenText;
 
 struct GenerationRequest {
   std::vector<int32_t> tokens;  // appended to the history (BOS is the caller's business)
@@ -75,7 +75,7 @@ class Generator {
   // Feeds history_[num_computed_..]; false (reason set in stats) on cancel or failure.
   bool prefill(const GenerationRequest& request, GenerationStats& stats);
   void decode(const GenerationRequest& request, GenerationStats& stats,
-              const GenerationCallback& on_event, StreamDecoder& decoder,
+              const GenerationCallback& on_event, TokenText& out,
               std::chrono::steady_clock::time_point t_start);
   Status forward(std::span<const int32_t> tokens, int32_t first_pos, std::span<float> logits);
 

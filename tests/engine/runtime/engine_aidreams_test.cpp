@@ -45,7 +45,14 @@ TEST(EngineAidreams, GreedyFromBosMatchesTheReference) {
   ASSERT_TRUE(o.finished);
   EXPECT_EQ(o.num_ends, 1);
   EXPECT_EQ(o.fin.reason, "length");
-  EXPECT_EQ(o.fin.timings.num_generated_tokens, 127);
+  const RequestTimings& t = o.fin.timings;
+  EXPECT_EQ(t.num_generated_tokens, 127);
+  EXPECT_EQ(t.num_prompt_tokens, 1);
+  EXPECT_EQ(t.num_cached_tokens, 0);
+  EXPECT_EQ(t.num_preemptions, 0);
+  EXPECT_LE(t.queue_ms, t.ttft_ms);  // the order of events, not their speed
+  EXPECT_LE(t.ttft_ms, t.e2e_ms);
+  EXPECT_GT(t.decode_tokens_per_second, 0.0);
   EXPECT_EQ(o.text, a.tokenizer->decode(o.ids));
   EXPECT_EQ(engine->stats().kv_blocks_used, 0);
   // 127 tokens from one prompt token: 127 steps, then the engine sleeps

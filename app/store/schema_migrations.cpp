@@ -56,8 +56,38 @@ CREATE TABLE bench_runs (
 CREATE INDEX bench_sessions_created ON bench_sessions(created_at);
 )sql";
 
+// 2: the prompt library. A prompt is a name; each save adds a version (1, 2,
+// ... per prompt, never reused) holding the text, notes and tags as saved. A
+// restore is a new version that copies an older one (restored_from). The
+// latest version's tags are mirrored in prompt_tags for searching by tag.
+constexpr const char* kPromptTables = R"sql(
+CREATE TABLE prompts (
+  id         INTEGER PRIMARY KEY,
+  name       TEXT NOT NULL UNIQUE,
+  created_at TEXT NOT NULL                    -- ISO 8601 UTC
+);
+CREATE TABLE prompt_versions (
+  id            INTEGER PRIMARY KEY,
+  prompt_id     INTEGER NOT NULL REFERENCES prompts(id) ON DELETE CASCADE,
+  version       INTEGER NOT NULL,             -- 1, 2, ... per prompt
+  created_at    TEXT NOT NULL,                -- ISO 8601 UTC
+  body          TEXT NOT NULL,                -- Jinja text with {{ variables }}
+  notes         TEXT NOT NULL DEFAULT '',
+  tags_json     TEXT NOT NULL DEFAULT '[]',   -- sorted list of strings
+  restored_from INTEGER,                      -- the version a restore copied
+  UNIQUE (prompt_id, version)
+);
+CREATE TABLE prompt_tags (
+  prompt_id INTEGER NOT NULL REFERENCES prompts(id) ON DELETE CASCADE,
+  tag       TEXT NOT NULL,
+  PRIMARY KEY (prompt_id, tag)
+);
+CREATE INDEX prompt_tags_tag ON prompt_tags(tag);
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "benchmark tables", kBenchmarkTables},
+    Migration{2, "prompt library", kPromptTables},
 };
 
 }  // namespace

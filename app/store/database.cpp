@@ -51,6 +51,9 @@ Result<int32_t> inspect(SQLite::Database& db, const std::string& path, bool exis
                         int32_t latest) {
   int32_t version = 0;
   try {
+    // One read transaction: the version and the objects from the same
+    // snapshot (another connection may commit its migration in between).
+    SQLite::Transaction snapshot(db, SQLite::TransactionBehavior::DEFERRED);
     version = db.execAndGet(kReadVersion).getInt();
     if (existed) {
       const std::string check = db.execAndGet(kQuickCheck).getString();
@@ -67,6 +70,7 @@ Result<int32_t> inspect(SQLite::Database& db, const std::string& path, bool exis
                                       path));
       }
     }
+    snapshot.commit();
   } catch (const SQLite::Exception& e) {
     return sqlite_error(path, "reading the schema version", e);
   }

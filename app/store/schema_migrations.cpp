@@ -2,6 +2,7 @@
 // Append only: never edit, reorder or renumber a migration once committed.
 #include <array>
 
+#include "store/conversation_schema.h"
 #include "store/database.h"
 
 namespace tokamak {
@@ -85,9 +86,13 @@ CREATE TABLE prompt_tags (
 CREATE INDEX prompt_tags_tag ON prompt_tags(tag);
 )sql";
 
+// 3: conversations, their message trees, generation records and the FTS5
+// index over message text (the SQL: conversation_schema.h).
+
 constexpr std::array kMigrations = {
     Migration{1, "benchmark tables", kBenchmarkTables},
     Migration{2, "prompt library", kPromptTables},
+    Migration{3, "conversations, messages, generation records, search", kConversationTablesSql},
 };
 
 }  // namespace

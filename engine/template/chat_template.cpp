@@ -55,21 +55,20 @@ Result<std::string> ChatTemplate::render(const ChatInput& input,
     return make_error(ErrorCode::InvalidArgument,
                       name_ + ": extra variables must be a JSON object");
   }
-  jinja::ValueItems vars;
-  vars.emplace_back("messages", Value::from_json(input.messages));
-  vars.emplace_back("tools", Value::from_json(input.tools));
-  vars.emplace_back("documents", Value::from_json(input.documents));
-  vars.emplace_back("add_generation_prompt", Value::boolean(input.add_generation_prompt));
-  if (input.bos_token) vars.emplace_back("bos_token", Value::string(*input.bos_token));
-  if (input.eos_token) vars.emplace_back("eos_token", Value::string(*input.eos_token));
-  for (const auto& [k, v] : input.extra.items()) vars.emplace_back(k, Value::from_json(v));
-
   jinja::RenderLimits render_limits;
   render_limits.max_output_bytes = limits.max_output_bytes;
   render_limits.max_loop_iterations = limits.max_loop_iterations;
   render_limits.max_recursion_depth = limits.max_recursion_depth;
   jinja::Interpreter interpreter(render_limits, local_time(input.now));
   try {
+    jinja::ValueItems vars;
+    vars.emplace_back("messages", Value::from_json(input.messages));
+    vars.emplace_back("tools", Value::from_json(input.tools));
+    vars.emplace_back("documents", Value::from_json(input.documents));
+    vars.emplace_back("add_generation_prompt", Value::boolean(input.add_generation_prompt));
+    if (input.bos_token) vars.emplace_back("bos_token", Value::string(*input.bos_token));
+    if (input.eos_token) vars.emplace_back("eos_token", Value::string(*input.eos_token));
+    for (const auto& [k, v] : input.extra.items()) vars.emplace_back(k, Value::from_json(v));
     return interpreter.render(*body_, vars);
   } catch (const jinja::TemplateError& e) {
     return located(name_, e, interpreter.line(), interpreter.column());

@@ -393,7 +393,11 @@ Value apply_filter(const std::string& name, const Value& input, CallArgs& a, Int
   if (name == "capitalize") return Value::string(capitalize(text));
   if (name == "title") return Value::string(jinja_title(text));
   if (name == "escape" || name == "e") return html_escape(text);
-  if (name == "indent") return Value::string(indent_filter(text, a));
+  if (name == "indent") {
+    std::string out = indent_filter(text, a);
+    in.check_size(out.size());
+    return Value::string(std::move(out));
+  }
   if (name == "wordcount")
     return Value::integer(static_cast<int64_t>(split_whitespace(text, -1).size()));
   if (name == "replace") {

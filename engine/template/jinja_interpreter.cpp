@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <string>
+#include <unordered_set>
 #include <utility>
 
 #include "template/jinja_builtins.h"
@@ -16,6 +17,7 @@ void require_defined(const Value& v) {
 Interpreter::Interpreter(const RenderLimits& limits, std::tm now) : limits_(limits), now_(now) {}
 
 std::string Interpreter::render(const Body& body, const ValueItems& variables) {
+  const ValueWorkLimits work(limits_.max_output_bytes, 16 * limits_.max_loop_iterations);
   Scope globals{global_functions(), nullptr};
   for (const auto& [k, v] : variables) globals.vars.emplace_back(k, v);
   Scope top{{}, &globals};
@@ -196,6 +198,28 @@ Interpreter::Flow Interpreter::exec_for(const Node& n, std::string& out) {
   return Flow::Normal;
 }
 
+namespace {
+
+// Whether `v` is or holds (in lists and dicts) a namespace. Namespaces are
+// never stored inside namespaces: no cycles, no chains deeper than the value
+// depth limit. Each shared list or dict is visited once.
+bool holds_namespace(const Value& v, std::unordered_set<const void*>& seen) {
+  if (v.is_namespace()) return true;
+  if (v.is_list() && seen.insert(&v.items()).second) {
+    for (const Value& item : v.items()) {
+      if (holds_namespace(item, seen)) return true;
+    }
+  }
+  if (v.is_map() && seen.insert(&v.entries()).second) {
+    for (const auto& [k, item] : v.entries()) {
+      if (holds_namespace(item, seen)) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 void Interpreter::exec_set(const Node& n, Value v) {
   if (!n.attr.empty()) {
     const Value target = lookup(n.targets[0]);
@@ -203,6 +227,9 @@ void Interpreter::exec_set(const Node& n, Value v) {
       fail("cannot assign attribute '" + n.attr + "' on '" + n.targets[0] +
            "': only a namespace() has assignable attributes");
     }
+    if (v.is_callable()) fail("a namespace attribute cannot hold a macro or function");
+    std::unordered_set<const void*> seen;
+    if (holds_namespace(v, seen)) fail("a namespace attribute cannot hold a namespace");
     for (auto& [k, e] : target.namespace_entries()) {
       if (k == n.attr) {
         e = std::move(v);

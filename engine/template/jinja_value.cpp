@@ -8,6 +8,41 @@
 #include "template/jinja_error.h"
 
 namespace tokamak::jinja {
+namespace {
+
+thread_local size_t t_max_print_bytes = SIZE_MAX;
+thread_local int64_t t_steps_left = INT64_MAX;
+
+void spend_step() {
+  if (--t_steps_left < 0) fail("values too large to print or compare");
+}
+
+void check_printed(const std::string& out) {
+  if (out.size() > t_max_print_bytes) {
+    fail("output exceeds the limit of " + std::to_string(t_max_print_bytes) + " bytes");
+  }
+}
+
+uint16_t nested_depth(int child_depth) {
+  if (child_depth + 1 > kMaxValueDepth) {
+    fail("lists and dicts nested deeper than the limit of " + std::to_string(kMaxValueDepth) +
+         " levels");
+  }
+  return static_cast<uint16_t>(child_depth + 1);
+}
+
+}  // namespace
+
+ValueWorkLimits::ValueWorkLimits(size_t max_bytes, int64_t max_steps)
+    : saved_bytes_(t_max_print_bytes), saved_steps_(t_steps_left) {
+  t_max_print_bytes = max_bytes;
+  t_steps_left = max_steps;
+}
+
+ValueWorkLimits::~ValueWorkLimits() {
+  t_max_print_bytes = saved_bytes_;
+  t_steps_left = saved_steps_;
+}
 
 Value Value::undefined(std::string hint) {
   Value v;
@@ -45,6 +80,9 @@ Value Value::string(std::string s) {
 }
 Value Value::list(ValueList items) {
   Value v;
+  int child_depth = 0;
+  for (const Value& item : items) child_depth = std::max(child_depth, item.depth());
+  v.depth_ = nested_depth(child_depth);
   v.kind_ = Kind::List;
   v.list_ = std::make_shared<const ValueList>(std::move(items));
   return v;
@@ -56,6 +94,9 @@ Value Value::tuple(ValueList items) {
 }
 Value Value::map(ValueItems items) {
   Value v;
+  int child_depth = 0;
+  for (const auto& [k, item] : items) child_depth = std::max(child_depth, item.depth());
+  v.depth_ = nested_depth(child_depth);
   v.kind_ = Kind::Map;
   v.map_ = std::make_shared<ValueItems>(std::move(items));
   return v;
@@ -166,6 +207,7 @@ std::string_view Value::type_name() const {
 
 bool equals(const Value& a, const Value& b) {
   using K = Value::Kind;
+  spend_step();
   if (a.is_number() && b.is_number()) {
     if (a.kind() == K::Float || b.kind() == K::Float) return a.as_double() == b.as_double();
     return a.as_int() == b.as_int();
@@ -178,6 +220,7 @@ bool equals(const Value& a, const Value& b) {
     case K::String:
       return a.str() == b.str();
     case K::List: {
+      if (&a.items() == &b.items()) return true;
       if (a.is_tuple() != b.is_tuple() || a.items().size() != b.items().size()) return false;
       for (size_t i = 0; i < a.items().size(); ++i) {
         if (!equals(a.items()[i], b.items()[i])) return false;
@@ -347,6 +390,8 @@ void append_string_repr(std::string& out, const std::string& s) {
 }
 
 void append_repr(std::string& out, const Value& v) {
+  spend_step();
+  check_printed(out);
   switch (v.kind()) {
     case Value::Kind::String:
       append_string_repr(out, v.str());
@@ -402,6 +447,7 @@ std::string to_str(const Value& v) {
     default: {
       std::string out;
       append_repr(out, v);
+      check_printed(out);
       return out;
     }
   }
@@ -410,6 +456,7 @@ std::string to_str(const Value& v) {
 std::string to_repr(const Value& v) {
   std::string out;
   append_repr(out, v);
+  check_printed(out);
   return out;
 }
 
@@ -475,6 +522,8 @@ void append_newline_indent(std::string& out, const JsonOptions& o, int level) {
 }
 
 void append_json(std::string& out, const Value& v, const JsonOptions& o, int level) {
+  spend_step();
+  check_printed(out);
   const bool pretty = o.indent >= 0 || !o.indent_text.empty();
   const std::string item_sep = !o.item_separator.empty() ? o.item_separator : pretty ? "," : ", ";
   switch (v.kind()) {
@@ -549,6 +598,7 @@ void append_json(std::string& out, const Value& v, const JsonOptions& o, int lev
 std::string to_json(const Value& v, const JsonOptions& options) {
   std::string out;
   append_json(out, v, options, 0);
+  check_printed(out);
   return out;
 }
 

@@ -93,6 +93,7 @@ class Value {
   const Value* find(std::string_view key) const;
 
   bool truthy() const;
+  int depth() const { return depth_; }
   // Python's type name, as in "'dict object' has no attribute".
   std::string_view type_name() const;
 
@@ -100,12 +101,33 @@ class Value {
   Kind kind_ = Kind::Undefined;
   bool b_ = false;
   bool tuple_ = false;
+  uint16_t depth_ = 0;  // how deeply lists and dicts nest inside (0 for scalars)
   int64_t i_ = 0;
   double d_ = 0;
   std::string s_;
   std::shared_ptr<const ValueList> list_;
   std::shared_ptr<ValueItems> map_;
   std::shared_ptr<const Callable> fn_;
+};
+
+// Lists, dicts and namespaces nest at most this deep (deeper ones are refused
+// when built, so that printing, comparing and freeing never recurse deeper).
+inline constexpr int kMaxValueDepth = 200;
+
+// Bounds on the work of printing and comparing values during one render, so
+// that values sharing sub-lists (a DAG built by `set l = [l, l]`) cannot blow
+// up: while alive, printing stops past `max_bytes` and printing plus
+// comparing past `max_steps` visited values, with a TemplateError.
+class ValueWorkLimits {
+ public:
+  ValueWorkLimits(size_t max_bytes, int64_t max_steps);
+  ~ValueWorkLimits();
+  ValueWorkLimits(const ValueWorkLimits&) = delete;
+  ValueWorkLimits& operator=(const ValueWorkLimits&) = delete;
+
+ private:
+  size_t saved_bytes_;
+  int64_t saved_steps_;
 };
 
 // Python's ==, as jinja2 evaluates it (1 == 1.0 == True; dicts by content).

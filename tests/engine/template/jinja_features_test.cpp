@@ -185,6 +185,37 @@ TEST(JinjaLimits, HugeOutput) {
   EXPECT_EQ(text.error().message, "template:1:29: output exceeds the limit of 1048576 bytes");
 }
 
+TEST(JinjaLimits, SharedSubListsCannotBlowUpPrinting) {
+  // 60 doublings share sub-lists: 2^60 leaves if printed.
+  const auto out = render(
+      "{% set ns = namespace(l=[1]) %}{% for i in range(60) %}"
+      "{% set ns.l = [ns.l, ns.l] %}{% endfor %}{{ ns.l }}");
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.error().message, "template:1:102: output exceeds the limit of 8388608 bytes");
+  const auto cmp = render(
+      "{% set ns = namespace(a=[1], b=[1]) %}{% for i in range(60) %}"
+      "{% set ns.a = [ns.a, ns.a] %}{% set ns.b = [ns.b, ns.b] %}{% endfor %}"
+      "{{ ns.a == ns.b }}");
+  ASSERT_FALSE(cmp.ok());
+  EXPECT_EQ(cmp.error().message, "template:1:136: values too large to print or compare");
+}
+
+TEST(JinjaLimits, ValuesNestAtMost200Deep) {
+  const auto out = render(
+      "{% set ns = namespace(l=[]) %}{% for i in range(300) %}"
+      "{% set ns.l = [ns.l] %}{% endfor %}");
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.error().message,
+            "template:1:73: lists and dicts nested deeper than the limit of 200 levels");
+}
+
+TEST(JinjaLimits, NamespaceCannotHoldANamespace) {
+  // No cycles (ns.me = [ns]) and no chains of namespaces deeper than any limit.
+  const auto out = render("{% set ns = namespace() %}{% set ns.me = [ns] %}");
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.error().message, "template:1:27: a namespace attribute cannot hold a namespace");
+}
+
 TEST(JinjaLimits, DeepNestingIsRefusedWhileParsing) {
   TemplateLimits limits;
   limits.max_nesting = 50;

@@ -2,6 +2,7 @@
 
 #include "cuda/common.cuh"
 #include "cuda/matmul.cuh"
+#include "cuda/matmul_dp4a.cuh"
 #include "cuda/matmul_pieces.cuh"
 
 namespace tokamak::cuda {
@@ -416,6 +417,13 @@ cudaError_t launch_matmul_group(const MatmulWeight* weights, float* const* ys, i
                                 const float* x, int64_t num_tokens, cudaStream_t stream) {
   if (count < 1 || count > kMaxMatmulGroup) return cudaErrorInvalidValue;
   if (num_tokens == 0) return cudaSuccess;
+  if ((decode_variant == kMatmulDecodeDp4a || decode_variant == kMatmulDecodeDp4aTwoRows) &&
+      matmul_dp4a_supports(weights[0].type)) {
+    const int rows_per_warp = decode_variant == kMatmulDecodeDp4a ? 4 : 2;
+    const cudaError_t err =
+        launch_matmul_dp4a(weights, ys, count, x, num_tokens, stream, rows_per_warp);
+    if (err != cudaErrorNotSupported) return err;  // else: x too long for shared memory
+  }
   MatmulGroup group{};
   group.count = count;
   for (int g = 0; g < count; ++g) {

@@ -41,7 +41,10 @@ cudaError_t launch_matmul_group(const MatmulWeight* weights, float* const* ys, i
                                 const float* x, int64_t num_tokens, cudaStream_t stream);
 
 // Benchmarks only: the one-token kernel's inner loop, 0 (default): one
-// 16-value piece per lane at a time; 1: two pieces, their x loads together.
+// 16-value piece per lane at a time; 1: two pieces, their x loads together;
+// 2 (kMatmulDecodeDp4a, matmul_dp4a.cuh): block types (any token count) take
+// the int8 x + dp4a kernel (the CPU backend's rounding), float types as 0;
+// 3: the same with 2 rows per warp.
 // Not thread-safe; set it before launching.
 void set_matmul_decode_variant(int variant);
 

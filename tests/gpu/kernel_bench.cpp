@@ -19,6 +19,7 @@
 
 #include "cuda/attention.cuh"
 #include "cuda/matmul.cuh"
+#include "cuda/matmul_dp4a.cuh"
 #include "quant/quant.h"
 
 namespace tokamak {
@@ -109,7 +110,9 @@ void matvec_table(double copy_gbps) {
       BenchMatrix m(type, rows, n, rng);
       if (!m.data) continue;
       cuda::MatmulWeight w{m.data, type, rows, n, m.row_bytes};
-      for (int variant = 0; variant < 2; ++variant) {
+      // v2, v3: the dp4a path (int8 x; 4 or 2 rows per warp), block types only.
+      const int num_variants = cuda::matmul_dp4a_supports(type) ? 4 : 2;
+      for (int variant = 0; variant < num_variants; ++variant) {
         cuda::set_matmul_decode_variant(variant);
         const double us = us_per_launch(4 * m.copies, [&](int i) {
           w.data = m.data + (i % m.copies) * m.bytes;
@@ -139,16 +142,21 @@ void batch_table() {
       BenchMatrix m(type, rows, n, rng);
       if (!m.data) continue;
       cuda::MatmulWeight w{m.data, type, rows, n, m.row_bytes};
-      std::printf("batch %-5s %6lld x %-6lld", std::string(tensor_type_name(type)).c_str(),
-                  static_cast<long long>(rows), static_cast<long long>(n));
-      for (int64_t tokens : {1, 2, 4, 8, 16, 32}) {
-        const double mm = us_per_launch(4 * m.copies, [&](int i) {
-          w.data = m.data + (i % m.copies) * m.bytes;
-          cuda::launch_matmul(w, x, tokens, y, nullptr);
-        });
-        std::printf("  T%-2lld %6.1f", static_cast<long long>(tokens), mm);
+      for (int variant : {0, cuda::kMatmulDecodeDp4a, cuda::kMatmulDecodeDp4aTwoRows}) {
+        if (variant != 0 && !cuda::matmul_dp4a_supports(type)) continue;
+        cuda::set_matmul_decode_variant(variant);
+        std::printf("batch %-5s %6lld x %-6lld v%d", std::string(tensor_type_name(type)).c_str(),
+                    static_cast<long long>(rows), static_cast<long long>(n), variant);
+        for (int64_t tokens : {1, 2, 4, 8, 16, 32}) {
+          const double mm = us_per_launch(4 * m.copies, [&](int i) {
+            w.data = m.data + (i % m.copies) * m.bytes;
+            cuda::launch_matmul(w, x, tokens, y, nullptr);
+          });
+          std::printf("  T%-2lld %6.1f", static_cast<long long>(tokens), mm);
+        }
+        std::printf("\n");
       }
-      std::printf("\n");
+      cuda::set_matmul_decode_variant(0);
     }
   }
   cudaFree(x);

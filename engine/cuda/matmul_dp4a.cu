@@ -1,0 +1,552 @@
+// The dp4a decode matvec (see matmul_dp4a.cuh). Layout of a block's shared
+// memory, for a pass of NT tokens (rows of n values):
+//   [kWarps x weight ring: kStages x NR slots of one row segment]
+//   [xq  int8  (NT, n)      ]  x quantized
+//   [xd  float (NT, n / XB) ]  its block scales (XB = 32 or 256)
+//   [xs  int   (NT, n / 32) ]  sums of the int8 values of every 32
+// A piece is 32 values of one row: a Q4_0/Q8_0 block, a Q4_K sub-block, a
+// 32-run of a Q6_K half (two scale groups of 16).
+#include <algorithm>
+
+#include "cuda/common.cuh"
+#include "cuda/matmul_dp4a.cuh"
+
+namespace tokamak::cuda {
+namespace {
+
+constexpr int kWarps = 8;  // per block: more warps share one quantized x
+constexpr int kThreads = kWarps * kWarpSize;
+constexpr int kStages = 2;
+
+// 32 weights of a piece as 8 words of int8 (word k = values 4k .. 4k+3),
+// and what scales their dot with x.
+struct WeightPiece {
+  int q[8];
+  float d, dmin;  // block scale (and Q4_K's min scale)
+  int sc0, sc1;   // sub-scales: Q4_K scale and min; Q6_K the two groups' scales
+};
+
+// 16 bytes at a 2-byte aligned shared-memory address as 4 words: 5 aligned
+// word loads and funnel shifts (reads up to 2 bytes past the 16).
+__device__ __forceinline__ void load16_a2(const uint8_t* p, int* w) {
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  const uint32_t* s = reinterpret_cast<const uint32_t*>(a & ~uintptr_t{3});
+  const unsigned shift = static_cast<unsigned>(a & 2) * 8;  // 0 or 16
+  uint32_t v[5];
+#pragma unroll
+  for (int k = 0; k < 5; ++k) v[k] = s[k];
+#pragma unroll
+  for (int k = 0; k < 4; ++k) w[k] = static_cast<int>(__funnelshift_r(v[k], v[k + 1], shift));
+}
+
+// 32 bytes at p (2-byte aligned; 16-byte aligned when aligned16).
+__device__ __forceinline__ void load32(const uint8_t* p, bool aligned16, int* w) {
+  if (aligned16) {
+    const int4 a = reinterpret_cast<const int4*>(p)[0];
+    const int4 b = reinterpret_cast<const int4*>(p)[1];
+    w[0] = a.x, w[1] = a.y, w[2] = a.z, w[3] = a.w, w[4] = b.x, w[5] = b.y, w[6] = b.z, w[7] = b.w;
+  } else {
+    load16_a2(p, w);
+    load16_a2(p + 16, w + 4);
+  }
+}
+
+template <TensorType T>
+struct Dp4a;
+
+// Q4_0: piece p = block p of the segment; x in Q8_0 blocks with sums.
+template <>
+struct Dp4a<TensorType::Q4_0> {
+  static constexpr int kSegValues = 2048, kBlockValues = 32, kBlockBytes = 18, kXBlock = 32;
+  __device__ static void decode(const uint8_t* seg, bool, int p, WeightPiece& w) {
+    const uint8_t* blk = seg + 18 * p;
+    w.d = f16_to_f32(load_u16(blk));
+    int u[4];
+    load16_a2(blk + 2, u);
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      w.q[k] = u[k] & 0x0F0F0F0F;             // values 4k .. (low nibbles)
+      w.q[k + 4] = (u[k] >> 4) & 0x0F0F0F0F;  // values 16 + 4k .. (high nibbles)
+    }
+  }
+  // sum((nibble - 8) * xq) * (d * xd), as the CPU's dot_q4_0 per block.
+  __device__ static float dot(const WeightPiece& w, int sumi, float xd, int xsum) {
+    return static_cast<float>(sumi - 8 * xsum) * (w.d * xd);
+  }
+};
+
+// Q8_0: piece p = block p; x in Q8_0 blocks.
+template <>
+struct Dp4a<TensorType::Q8_0> {
+  static constexpr int kSegValues = 1024, kBlockValues = 32, kBlockBytes = 34, kXBlock = 32;
+  __device__ static void decode(const uint8_t* seg, bool, int p, WeightPiece& w) {
+    const uint8_t* blk = seg + 34 * p;
+    w.d = f16_to_f32(load_u16(blk));
+    load16_a2(blk + 2, w.q);
+    load16_a2(blk + 18, w.q + 4);
+  }
+  __device__ static float dot(const WeightPiece& w, int sumi, float xd, int) {
+    return static_cast<float>(sumi) * (w.d * xd);
+  }
+};
+
+// Q4_K: piece p = sub-block p % 8 of block p / 8; x in Q8_K blocks.
+template <>
+struct Dp4a<TensorType::Q4_K> {
+  static constexpr int kSegValues = 2048, kBlockValues = 256, kBlockBytes = 144, kXBlock = 256;
+  __device__ static void decode(const uint8_t* seg, bool aligned16, int p, WeightPiece& w) {
+    const uint8_t* blk = seg + 144 * (p >> 3);
+    const int j = p & 7;
+    w.d = f16_to_f32(load_u16(blk));
+    w.dmin = f16_to_f32(load_u16(blk + 2));
+    const uint8_t* scales = blk + 4;
+    if (j < 4) {
+      w.sc0 = scales[j] & 63;
+      w.sc1 = scales[j + 4] & 63;
+    } else {
+      w.sc0 = (scales[j + 4] & 0xF) | ((scales[j - 4] >> 6) << 4);
+      w.sc1 = (scales[j + 4] >> 4) | ((scales[j] >> 6) << 4);
+    }
+    load32(blk + 16 + 32 * (j >> 1), aligned16, w.q);
+    const int shift = 4 * (j & 1);
+#pragma unroll
+    for (int k = 0; k < 8; ++k) w.q[k] = (w.q[k] >> shift) & 0x0F0F0F0F;
+  }
+  // xd*d*(sc*sumi) - xd*dmin*(m*sum xq): the CPU's dot_q4k, per sub-block.
+  __device__ static float dot(const WeightPiece& w, int sumi, float xd, int xsum) {
+    return (xd * w.d) * static_cast<float>(w.sc0 * sumi) -
+           (xd * w.dmin) * static_cast<float>(w.sc1 * xsum);
+  }
+};
+
+// Q6_K: piece p = run k = p % 8 of block p / 8: half h = k / 4, values
+// 128h + 32q + l (q = k % 4, l < 32), scale groups 8h + 2q and 8h + 2q + 1.
+template <>
+struct Dp4a<TensorType::Q6_K> {
+  static constexpr int kSegValues = 1024, kBlockValues = 256, kBlockBytes = 210, kXBlock = 256;
+  __device__ static void decode(const uint8_t* seg, bool, int p, WeightPiece& w) {
+    const uint8_t* blk = seg + 210 * (p >> 3);
+    const int k = p & 7, h = k >> 2, q = k & 3;
+    int lo[8], hi[8];
+    load16_a2(blk + 64 * h + 32 * (q & 1), lo);
+    load16_a2(blk + 64 * h + 32 * (q & 1) + 16, lo + 4);
+    load16_a2(blk + 128 + 32 * h, hi);
+    load16_a2(blk + 128 + 32 * h + 16, hi + 4);
+    const int lo_shift = 4 * (q >> 1), hi_shift = 2 * q;
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      const unsigned v = ((static_cast<unsigned>(lo[i]) >> lo_shift) & 0x0F0F0F0Fu) |
+                         (((static_cast<unsigned>(hi[i]) >> hi_shift) & 0x03030303u) << 4);
+      w.q[i] = static_cast<int>(__vsub4(v, 0x20202020u));  // 6-bit q - 32, per byte
+    }
+    const uint16_t s = load_u16(blk + 192 + 8 * h + 2 * q);
+    w.sc0 = static_cast<int8_t>(s & 0xFF);
+    w.sc1 = static_cast<int8_t>(s >> 8);
+    w.d = f16_to_f32(load_u16(blk + 208));
+  }
+  __device__ static float dot(const WeightPiece& w, int sum0, int sum1, float xd) {
+    return (xd * w.d) * static_cast<float>(w.sc0 * sum0 + w.sc1 * sum1);
+  }
+};
+
+template <TensorType T>
+__host__ __device__ constexpr int64_t seg_bytes(int64_t values) {
+  return values / Dp4a<T>::kBlockValues * Dp4a<T>::kBlockBytes;
+}
+template <TensorType T>
+__host__ __device__ constexpr int slot_bytes() {
+  return static_cast<int>((seg_bytes<T>(Dp4a<T>::kSegValues) + 16 + 15) / 16 * 16);
+}
+template <TensorType T, int NR>
+__host__ __device__ constexpr int warp_smem_bytes() {
+  return kStages * NR * slot_bytes<T>();
+}
+// Shared bytes of the quantized x of nt tokens (rows of n values).
+template <TensorType T>
+__host__ __device__ constexpr int64_t x_smem_bytes(int64_t n, int nt) {
+  return nt * (n + n / Dp4a<T>::kXBlock * 4 + n / 32 * 4);
+}
+
+struct Dp4aGroup {
+  const uint8_t* data[kMaxMatmulGroup];
+  size_t row_bytes[kMaxMatmulGroup];
+  int64_t rows[kMaxMatmulGroup];
+  float* y[kMaxMatmulGroup];
+  unsigned first_group[kMaxMatmulGroup];
+  unsigned total;
+  int count;
+};
+
+template <class V>
+__device__ __forceinline__ V pick(const V (&a)[kMaxMatmulGroup], int g) {
+  return g == 0 ? a[0] : (g == 1 ? a[1] : a[2]);
+}
+
+struct RowGroup {
+  const uint8_t* base;
+  size_t row_bytes;
+  int64_t r0, rows;
+  int num_r;
+  float* y;
+};
+
+template <int NR>
+__device__ __forceinline__ RowGroup locate(const Dp4aGroup& gr, unsigned rg) {
+  int g = 0;
+  if (gr.count > 1 && rg >= gr.first_group[1]) g = 1;
+  if (gr.count > 2 && rg >= gr.first_group[2]) g = 2;
+  RowGroup r;
+  r.rows = pick(gr.rows, g);
+  r.r0 = static_cast<int64_t>(rg - pick(gr.first_group, g)) * NR;
+  r.num_r = static_cast<int>(min(static_cast<int64_t>(NR), r.rows - r.r0));
+  r.row_bytes = pick(gr.row_bytes, g);
+  r.base = pick(gr.data, g) + r.r0 * r.row_bytes;
+  r.y = pick(gr.y, g);
+  return r;
+}
+
+__device__ __forceinline__ void cp_async16(void* dst, const void* src) {
+  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(dst));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(src) : "memory");
+}
+__device__ __forceinline__ void cp_async_commit() {
+  asm volatile("cp.async.commit_group;\n" ::: "memory");
+}
+__device__ __forceinline__ void cp_async_wait_stage() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(kStages - 2) : "memory");
+}
+
+// The warp copies [src, src + bytes) (2-byte aligned ends) to slot +
+// (src % 16): 16-byte cp.async for the aligned middle, 2-byte copies at the
+// ends (as the fp32 kernel's stage_bytes).
+__device__ __forceinline__ void stage_bytes(uint8_t* slot, const uint8_t* src, int64_t bytes,
+                                            int lane) {
+  const uintptr_t a = reinterpret_cast<uintptr_t>(src), b = a + bytes;
+  const uintptr_t a16 = (a + 15) & ~uintptr_t{15}, b16 = b & ~uintptr_t{15};
+  uint8_t* dst = slot + (a & 15);
+  const uintptr_t head_end = a16 < b ? a16 : b;
+  for (uintptr_t o = a + 2 * lane; o < head_end; o += 2 * kWarpSize)
+    *reinterpret_cast<uint16_t*>(dst + (o - a)) = *reinterpret_cast<const uint16_t*>(o);
+  for (uintptr_t o = a16 + 16 * lane; o < b16; o += 16 * kWarpSize)
+    cp_async16(dst + (o - a), reinterpret_cast<const void*>(o));
+  for (uintptr_t o = (b16 > a16 ? b16 : a16) + 2 * lane; o < b; o += 2 * kWarpSize)
+    *reinterpret_cast<uint16_t*>(dst + (o - a)) = *reinterpret_cast<const uint16_t*>(o);
+}
+
+// x values of one token (n of them, global) into Q8_0 blocks of 32 as
+// quantize_row_q8_0: d = amax / 127, q = round-half-away(x * (1 / d)), d kept
+// as f16. A warp per block, a lane per value; kBatch blocks' loads are issued
+// before any is reduced (x comes from L2: one round trip per batch).
+__device__ __forceinline__ void quantize_x_q8_0(const float* x, int64_t n, int8_t* xq, float* xd,
+                                                int* xs, int warp, int lane) {
+  constexpr int kBatch = 8;
+  const int64_t num_blocks = n / 32;
+  for (int64_t b0 = warp; b0 < num_blocks; b0 += kBatch * kWarps) {
+    float v[kBatch];
+#pragma unroll
+    for (int k = 0; k < kBatch; ++k) {
+      const int64_t b = b0 + k * kWarps;
+      v[k] = b < num_blocks ? x[32 * b + lane] : 0.0f;
+    }
+#pragma unroll
+    for (int k = 0; k < kBatch; ++k) {
+      const int64_t b = b0 + k * kWarps;  // the same for the whole warp
+      if (b >= num_blocks) break;
+      const float amax =
+          __uint_as_float(__reduce_max_sync(0xffffffffu, __float_as_uint(fabsf(v[k]))));
+      const float d = __fdiv_rn(amax, 127.0f);
+      const float id = d != 0.0f ? __fdiv_rn(1.0f, d) : 0.0f;
+      const int q = static_cast<int>(roundf(__fmul_rn(v[k], id)));
+      xq[32 * b + lane] = static_cast<int8_t>(q);
+      const int sum = __reduce_add_sync(0xffffffffu, q);
+      if (lane == 0) {
+        xd[b] = __half2float(__float2half_rn(d));
+        xs[b] = sum;
+      }
+    }
+  }
+}
+
+// As quantize_row_q8k: the value of largest magnitude (the first on ties)
+// maps to -127, q = min(127, nearest-even(x * iscale)), d = 1 / iscale. A
+// warp per 256 values; lane l holds values 32k + l.
+__device__ __forceinline__ void quantize_x_q8_k(const float* x, int64_t n, int8_t* xq, float* xd,
+                                                int* xs, int warp, int lane) {
+  for (int64_t b = warp; b < n / 256; b += kWarps) {
+    float v[8], best = 0.0f, best_abs = 0.0f;
+    unsigned best_i = 0;
+#pragma unroll
+    for (int k = 0; k < 8; ++k) {
+      v[k] = x[256 * b + 32 * k + lane];
+      if (fabsf(v[k]) > best_abs) best_abs = fabsf(v[k]), best = v[k], best_i = 32 * k + lane;
+    }
+    // Max of (|x|, -index) over the warp: larger magnitude, then lower index.
+    unsigned long long key =
+        (static_cast<unsigned long long>(__float_as_uint(best_abs)) << 32) | (255u - best_i);
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+      const unsigned long long other = __shfl_xor_sync(0xffffffffu, key, o);
+      key = other > key ? other : key;
+    }
+    const float amax = __uint_as_float(static_cast<unsigned>(key >> 32));
+    const unsigned win = 255u - static_cast<unsigned>(key & 0xFFFFFFFFu);
+    const float max = __shfl_sync(0xffffffffu, best, static_cast<int>(win & 31));
+    const float iscale = amax != 0.0f ? __fdiv_rn(-127.0f, max) : 0.0f;
+#pragma unroll
+    for (int k = 0; k < 8; ++k) {
+      const int q = amax != 0.0f ? min(127, __float2int_rn(__fmul_rn(iscale, v[k]))) : 0;
+      xq[256 * b + 32 * k + lane] = static_cast<int8_t>(q);
+      const int sum = __reduce_add_sync(0xffffffffu, q);
+      if (lane == 0) xs[8 * b + k] = sum;
+    }
+    if (lane == 0) xd[b] = amax != 0.0f ? __fdiv_rn(1.0f, iscale) : 0.0f;
+  }
+}
+
+// The 8 dp4a of a piece's weight words with x words 0..7 (a: 0..3, b:
+// 4..7): sum0 over words 0..3, sum1 over 4..7.
+__device__ __forceinline__ void dot8(const int* q, const int4& a, const int4& b, int& sum0,
+                                     int& sum1) {
+  sum0 = __dp4a(q[3], a.w, __dp4a(q[2], a.z, __dp4a(q[1], a.y, __dp4a(q[0], a.x, 0))));
+  sum1 = __dp4a(q[7], b.w, __dp4a(q[6], b.z, __dp4a(q[5], b.y, __dp4a(q[4], b.x, 0))));
+}
+
+// acc[r][t] += piece p (values s0 + 32p ..) of rows r < num_r with tokens
+// t < num_t of the quantized x.
+template <TensorType T, int NR, int NT>
+__device__ __forceinline__ void accumulate(const uint8_t* const* segs, const bool* aligned,
+                                           int num_r, int p, int64_t s0, int64_t n, int num_t,
+                                           const int8_t* xq, const float* xd, const int* xs,
+                                           float (&acc)[NR][NT]) {
+  using D = Dp4a<T>;
+  WeightPiece w[NR];
+#pragma unroll
+  for (int r = 0; r < NR; ++r)
+    if (r < num_r) D::decode(segs[r], aligned[r], p, w[r]);
+  const int64_t v0 = s0 + 32 * p;  // first value of the piece
+  const int64_t nxb = n / D::kXBlock, nx32 = n / 32;
+#pragma unroll
+  for (int t = 0; t < NT; ++t) {
+    if (t >= num_t) break;
+    const float d = xd[t * nxb + v0 / D::kXBlock];
+    const int sum32 = xs[t * nx32 + v0 / 32];
+    const int4* xt = reinterpret_cast<const int4*>(xq + t * n + v0);  // 16-byte aligned
+    const int4 xa = xt[0], xb = xt[1];
+#pragma unroll
+    for (int r = 0; r < NR; ++r) {
+      if (r < num_r) {
+        int sum0, sum1;
+        dot8(w[r].q, xa, xb, sum0, sum1);
+        if constexpr (T == TensorType::Q6_K) {
+          acc[r][t] += D::dot(w[r], sum0, sum1, d);
+        } else {
+          acc[r][t] += D::dot(w[r], sum0 + sum1, d, sum32);
+        }
+      }
+    }
+  }
+}
+
+// grid (blocks, ceil(num_tokens / NT)), block kThreads, dynamic shared
+// kWarps * warp_smem_bytes<T, NR>() + x_smem_bytes<T>(n, NT). Warp w of the
+// grid takes row groups w, w + (all warps), ..., segment by segment, the
+// next staged while the current one is reduced (as the fp32 kernel).
+template <TensorType T, int NR, int NT>
+__global__ void __launch_bounds__(kThreads)
+    matmul_dp4a_kernel(Dp4aGroup group, int64_t n, const float* x, int64_t num_tokens) {
+  using D = Dp4a<T>;
+  extern __shared__ __align__(16) uint8_t smem[];
+  const int lane = threadIdx.x % kWarpSize, warp = threadIdx.x / kWarpSize;
+  uint8_t* stages = smem + warp * warp_smem_bytes<T, NR>();
+  int8_t* xq = reinterpret_cast<int8_t*>(smem + kWarps * warp_smem_bytes<T, NR>());
+  float* xd = reinterpret_cast<float*>(xq + NT * n);
+  int* xs = reinterpret_cast<int*>(xd + NT * (n / D::kXBlock));
+  const unsigned total = group.total, stride = gridDim.x * kWarps;
+  const unsigned first = blockIdx.x * kWarps + warp;
+  const bool has_work = first < total;
+  const int64_t t0 = static_cast<int64_t>(blockIdx.y) * NT;
+  const int num_t = static_cast<int>(min(static_cast<int64_t>(NT), num_tokens - t0));
+  const unsigned num_segs = static_cast<unsigned>((n + D::kSegValues - 1) / D::kSegValues);
+  const unsigned num_items = has_work ? ((total - 1 - first) / stride + 1) * num_segs : 0;
+  auto slot = [&](unsigned item, int r) {
+    return stages + ((item % kStages) * NR + r) * slot_bytes<T>();
+  };
+  auto segment = [&](unsigned s, int64_t& s0) {
+    s0 = static_cast<int64_t>(s) * D::kSegValues;
+    return static_cast<int>(min(static_cast<int64_t>(D::kSegValues), n - s0));
+  };
+  auto issue = [&](unsigned item) {
+    const RowGroup rg = locate<NR>(group, first + (item / num_segs) * stride);
+    int64_t s0;
+    const int seg_n = segment(item % num_segs, s0);
+#pragma unroll
+    for (int r = 0; r < NR; ++r)
+      if (r < rg.num_r)
+        stage_bytes(slot(item, r), rg.base + r * rg.row_bytes + seg_bytes<T>(s0),
+                    seg_bytes<T>(seg_n), lane);
+  };
+
+  float acc[NR][NT];
+#pragma unroll
+  for (int r = 0; r < NR; ++r)
+#pragma unroll
+    for (int t = 0; t < NT; ++t) acc[r][t] = 0.0f;
+#pragma unroll
+  for (unsigned k = 0; k + 1 < kStages; ++k) {
+    if (k < num_items) issue(k);
+    cp_async_commit();
+  }
+  // The block quantizes x while the first segments are in flight.
+  for (int t = 0; t < num_t; ++t) {
+    const float* xt = x + (t0 + t) * n;
+    if constexpr (D::kXBlock == 32) {
+      quantize_x_q8_0(xt, n, xq + t * n, xd + t * (n / 32), xs + t * (n / 32), warp, lane);
+    } else {
+      quantize_x_q8_k(xt, n, xq + t * n, xd + t * (n / 256), xs + t * (n / 32), warp, lane);
+    }
+  }
+  __syncthreads();
+  if (!has_work) return;
+  for (unsigned it = 0; it < num_items; ++it) {
+    if (it + kStages - 1 < num_items) issue(it + kStages - 1);
+    cp_async_commit();
+    cp_async_wait_stage();
+    __syncwarp();
+    const RowGroup rg = locate<NR>(group, first + (it / num_segs) * stride);
+    const unsigned s = it % num_segs;
+    int64_t s0;
+    const int seg_n = segment(s, s0);
+    const uint8_t* segs[NR];
+    bool aligned[NR];
+#pragma unroll
+    for (int r = 0; r < NR; ++r) {
+      const uintptr_t src =
+          reinterpret_cast<uintptr_t>(rg.base + r * rg.row_bytes + seg_bytes<T>(s0));
+      segs[r] = slot(it, r) + (src & 15);
+      aligned[r] = (src & 15) == 0;
+    }
+    const int num_pieces = seg_n / 32;
+    for (int p = lane; p < num_pieces; p += kWarpSize)
+      accumulate<T, NR, NT>(segs, aligned, rg.num_r, p, s0, n, num_t, xq, xd, xs, acc);
+    if (s + 1 == num_segs) {
+#pragma unroll
+      for (int r = 0; r < NR; ++r) {
+#pragma unroll
+        for (int t = 0; t < NT; ++t) {
+          const float v = warp_sum(acc[r][t]);
+          acc[r][t] = 0.0f;
+          if (lane == 0 && r < rg.num_r && t < num_t) rg.y[(t0 + t) * rg.rows + rg.r0 + r] = v;
+        }
+      }
+    }
+    __syncwarp();  // the slots of this item are staged again kStages - 1 items on
+  }
+}
+
+// SMs and opt-in shared bytes per block; the kernel's limit is raised to
+// the latter once per instantiation.
+template <TensorType T, int NR, int NT>
+int2 device_limits() {
+  static const int2 limits = [] {
+    int dev = 0, sms = 0, optin = 0;
+    cudaGetDevice(&dev);
+    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+    cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev);
+    cudaFuncSetAttribute(matmul_dp4a_kernel<T, NR, NT>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                         optin);
+    return make_int2(std::max(1, sms), optin);
+  }();
+  return limits;
+}
+
+// Resident blocks for `smem` dynamic bytes (the last answer kept per thread).
+template <TensorType T, int NR, int NT>
+unsigned resident_blocks(int smem) {
+  thread_local int cached_smem = -1;
+  thread_local unsigned cached_blocks = 0;
+  if (smem != cached_smem) {
+    int per_sm = 0;
+    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, matmul_dp4a_kernel<T, NR, NT>, kThreads,
+                                                  smem);
+    cached_blocks = static_cast<unsigned>(device_limits<T, NR, NT>().x * std::max(1, per_sm));
+    cached_smem = smem;
+  }
+  return cached_blocks;
+}
+
+template <TensorType T, int NR, int NT>
+cudaError_t launch_kernel(Dp4aGroup group, int64_t n, const float* x, int64_t num_tokens,
+                          cudaStream_t stream) {
+  if (n % Dp4a<T>::kBlockValues != 0) return cudaErrorInvalidValue;
+  const int64_t smem64 = kWarps * warp_smem_bytes<T, NR>() + x_smem_bytes<T>(n, NT);
+  if (smem64 > device_limits<T, NR, NT>().y) return cudaErrorNotSupported;
+  unsigned total = 0;
+  for (int g = 0; g < group.count; ++g) {
+    group.first_group[g] = total;
+    total += static_cast<unsigned>((group.rows[g] + NR - 1) / NR);
+  }
+  group.total = total;
+  if (total == 0) return cudaSuccess;
+  const int smem = static_cast<int>(smem64);
+  const unsigned blocks = std::min((total + kWarps - 1) / kWarps, resident_blocks<T, NR, NT>(smem));
+  const unsigned passes = static_cast<unsigned>((num_tokens + NT - 1) / NT);
+  matmul_dp4a_kernel<T, NR, NT>
+      <<<dim3(blocks, passes), kThreads, smem, stream>>>(group, n, x, num_tokens);
+  return cudaGetLastError();
+}
+
+// 1 token: NR rows per warp (4 or 2); 2..4 tokens: 4 or 2 rows, one pass;
+// more: 2 rows x 8 tokens per pass.
+template <TensorType T>
+cudaError_t launch_type(const Dp4aGroup& group, int64_t n, const float* x, int64_t num_tokens,
+                        int rows_per_warp, cudaStream_t stream) {
+  const bool four = rows_per_warp == 4;
+  if (num_tokens == 1)
+    return four ? launch_kernel<T, 4, 1>(group, n, x, num_tokens, stream)
+                : launch_kernel<T, 2, 1>(group, n, x, num_tokens, stream);
+  if (num_tokens <= 4)
+    return four ? launch_kernel<T, 4, 4>(group, n, x, num_tokens, stream)
+                : launch_kernel<T, 2, 4>(group, n, x, num_tokens, stream);
+  return launch_kernel<T, 2, 8>(group, n, x, num_tokens, stream);
+}
+
+}  // namespace
+
+bool matmul_dp4a_supports(TensorType type) {
+  return type == TensorType::Q4_0 || type == TensorType::Q8_0 || type == TensorType::Q4_K ||
+         type == TensorType::Q6_K;
+}
+
+cudaError_t launch_matmul_dp4a(const MatmulWeight* weights, float* const* ys, int count,
+                               const float* x, int64_t num_tokens, cudaStream_t stream,
+                               int rows_per_warp) {
+  if (rows_per_warp != 4 && rows_per_warp != 2) return cudaErrorInvalidValue;
+  if (count < 1 || count > kMaxMatmulGroup) return cudaErrorInvalidValue;
+  if (!matmul_dp4a_supports(weights[0].type)) return cudaErrorNotSupported;
+  if (num_tokens == 0) return cudaSuccess;
+  Dp4aGroup group{};
+  group.count = count;
+  for (int g = 0; g < count; ++g) {
+    const MatmulWeight& w = weights[g];
+    if (w.type != weights[0].type || w.row_length != weights[0].row_length)
+      return cudaErrorInvalidValue;
+    group.data[g] = static_cast<const uint8_t*>(w.data);
+    group.row_bytes[g] = w.row_bytes;
+    group.rows[g] = w.rows;
+    group.y[g] = ys[g];
+  }
+  const int64_t n = weights[0].row_length;
+  if (n <= 0) return cudaErrorInvalidValue;
+  switch (weights[0].type) {
+    case TensorType::Q4_0:
+      return launch_type<TensorType::Q4_0>(group, n, x, num_tokens, rows_per_warp, stream);
+    case TensorType::Q8_0:
+      return launch_type<TensorType::Q8_0>(group, n, x, num_tokens, rows_per_warp, stream);
+    case TensorType::Q4_K:
+      return launch_type<TensorType::Q4_K>(group, n, x, num_tokens, rows_per_warp, stream);
+    default:
+      return launch_type<TensorType::Q6_K>(group, n, x, num_tokens, rows_per_warp, stream);
+  }
+}
+
+}  // namespace tokamak::cuda

@@ -33,7 +33,9 @@ FROM generation_records WHERE message_id = ?)sql";
 // bm25 rank, best first; soft-deleted conversations are left out.
 constexpr const char* kSearch = R"sql(
 SELECT m.conversation_id, c.title, m.id, m.role,
-  snippet(messages_fts, 0, ?2, ?3, ?4, ?5), messages_fts.rank
+  CASE WHEN ?7 THEN highlight(messages_fts, 0, ?2, ?3)
+       ELSE snippet(messages_fts, 0, ?2, ?3, ?4, ?5) END,
+  messages_fts.rank
 FROM messages_fts
 JOIN messages m ON m.id = messages_fts.rowid
 JOIN conversations c ON c.id = m.conversation_id
@@ -144,6 +146,7 @@ Result<std::vector<SearchHit>> ConversationStore::search(const std::string& quer
     q.bind(4, options.ellipsis);
     q.bind(5, std::clamp(options.snippet_tokens, 1, 64));
     q.bind(6, options.limit);
+    q.bind(7, options.whole_text ? 1 : 0);
     std::vector<SearchHit> out;
     while (q.executeStep()) {
       SearchHit h;

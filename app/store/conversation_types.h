@@ -92,7 +92,7 @@ struct SearchHit {
   std::string conversation_title;
   int64_t message_id = 0;
   MessageRole role = MessageRole::User;
-  std::string snippet;  // a window of the text around the hits, hits marked
+  std::string snippet;  // a window of the text around the hits (or all of it), hits marked
   double rank = 0.0;    // FTS5 bm25: lower is better
 };
 
@@ -101,6 +101,7 @@ struct SearchOptions {
   std::string close_mark = "</mark>";
   std::string ellipsis = "…";
   int32_t snippet_tokens = 16;  // 1..64 tokens around the hits
+  bool whole_text = false;      // true: the whole text with every hit marked, no snippet
   int32_t limit = 50;
   bool raw_fts_query = false;  // false: the text is words (all must match, the last as a prefix)
 };

@@ -71,6 +71,24 @@ TEST_F(ConversationSearch, RanksTheDenserMatchFirstAndHonoursMarksAndLimit) {
   EXPECT_EQ(ok(store_->search("borrow", o)).size(), 1u);
 }
 
+TEST_F(ConversationSearch, SnippetsAreAWindowAndWholeTextMarksEveryHit) {
+  SearchOptions o;
+  o.open_mark = "[";
+  o.close_mark = "]";
+  o.ellipsis = "...";
+  o.snippet_tokens = 5;
+  auto hits = ok(store_->search("checker", o));
+  ASSERT_EQ(hits.size(), 1u);
+  // As the sqlite3 shell gives it for the same text and call.
+  EXPECT_EQ(hits[0].snippet, "...the borrow [checker] refuses a...");
+  o.whole_text = true;
+  hits = ok(store_->search("borrow", o));
+  ASSERT_EQ(hits.size(), 2u);
+  EXPECT_EQ(hits[0].snippet,
+            "Use `&mut v` to [borrow] the vector mutably; only one mutable [borrow] may exist at a "
+            "time, so the [borrow] checker refuses a second one while the first is alive.");
+}
+
 TEST_F(ConversationSearch, UnicodeWordsMatchWithAndWithoutDiacriticsAndAsPrefixes) {
   const int64_t ru = ok(store_->add_message(cooking_, q2_, MessageRole::Assistant,
                                             "Привет! Крем-брюле: сливки, желтки, сахар. 🍮"));

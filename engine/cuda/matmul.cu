@@ -411,7 +411,10 @@ int decode_variant = 0;
 
 }  // namespace
 
-void set_matmul_decode_variant(int variant) { decode_variant = variant; }
+void set_matmul_decode_variant(int variant) {
+  decode_variant = variant;
+  if (variant == kMatmulDecodeDp4a || variant == kMatmulDecodeDp4aTwoRows) prepare_matmul_dp4a();
+}
 
 cudaError_t launch_matmul_group(const MatmulWeight* weights, float* const* ys, int count,
                                 const float* x, int64_t num_tokens, cudaStream_t stream) {

@@ -311,9 +311,9 @@ __device__ __forceinline__ void dot8(const int* q, const int4& a, const int4& b,
   sum1 = __dp4a(q[7], b.w, __dp4a(q[6], b.z, __dp4a(q[5], b.y, __dp4a(q[4], b.x, 0))));
 }
 
-// acc[r][t] += piece p (values s0 + 32p ..) of rows r < num_r with tokens
-// t < num_t of the quantized x.
-template <TensorType T, int NR, int NT>
+// acc[r][t] += piece p (values s0 + 32p ..) of rows r < num_r (all NR
+// when kFull: no guards) with tokens t < num_t of the quantized x.
+template <TensorType T, int NR, int NT, bool kFull>
 __device__ __forceinline__ void accumulate(const uint8_t* const* segs, const bool* aligned,
                                            int num_r, int p, int64_t s0, int64_t n, int num_t,
                                            const int8_t* xq, const float* xd, const int* xs,
@@ -322,7 +322,7 @@ __device__ __forceinline__ void accumulate(const uint8_t* const* segs, const boo
   WeightPiece w[NR];
 #pragma unroll
   for (int r = 0; r < NR; ++r)
-    if (r < num_r) D::decode(segs[r], aligned[r], p, w[r]);
+    if (kFull || r < num_r) D::decode(segs[r], aligned[r], p, w[r]);
   const int64_t v0 = s0 + 32 * p;  // first value of the piece
   const int64_t nxb = n / D::kXBlock, nx32 = n / 32;
 #pragma unroll
@@ -334,7 +334,7 @@ __device__ __forceinline__ void accumulate(const uint8_t* const* segs, const boo
     const int4 xa = xt[0], xb = xt[1];
 #pragma unroll
     for (int r = 0; r < NR; ++r) {
-      if (r < num_r) {
+      if (kFull || r < num_r) {
         int sum0, sum1;
         dot8(w[r].q, xa, xb, sum0, sum1);
         if constexpr (T == TensorType::Q6_K) {
@@ -426,8 +426,13 @@ __global__ void __launch_bounds__(kThreads)
       aligned[r] = (src & 15) == 0;
     }
     const int num_pieces = seg_n / 32;
-    for (int p = lane; p < num_pieces; p += kWarpSize)
-      accumulate<T, NR, NT>(segs, aligned, rg.num_r, p, s0, n, num_t, xq, xd, xs, acc);
+    if (rg.num_r == NR) {
+      for (int p = lane; p < num_pieces; p += kWarpSize)
+        accumulate<T, NR, NT, true>(segs, aligned, NR, p, s0, n, num_t, xq, xd, xs, acc);
+    } else {
+      for (int p = lane; p < num_pieces; p += kWarpSize)
+        accumulate<T, NR, NT, false>(segs, aligned, rg.num_r, p, s0, n, num_t, xq, xd, xs, acc);
+    }
     if (s + 1 == num_segs) {
 #pragma unroll
       for (int r = 0; r < NR; ++r) {
@@ -510,7 +515,23 @@ cudaError_t launch_type(const Dp4aGroup& group, int64_t n, const float* x, int64
   return launch_kernel<T, 2, 8>(group, n, x, num_tokens, stream);
 }
 
+template <TensorType T>
+void prepare_type() {
+  device_limits<T, 4, 1>();
+  device_limits<T, 2, 1>();
+  device_limits<T, 4, 4>();
+  device_limits<T, 2, 4>();
+  device_limits<T, 2, 8>();
+}
+
 }  // namespace
+
+void prepare_matmul_dp4a() {
+  prepare_type<TensorType::Q4_0>();
+  prepare_type<TensorType::Q8_0>();
+  prepare_type<TensorType::Q4_K>();
+  prepare_type<TensorType::Q6_K>();
+}
 
 bool matmul_dp4a_supports(TensorType type) {
   return type == TensorType::Q4_0 || type == TensorType::Q8_0 || type == TensorType::Q4_K ||

@@ -30,6 +30,11 @@ namespace tokamak::cuda {
 inline constexpr int kMatmulDecodeDp4a = 2;
 inline constexpr int kMatmulDecodeDp4aTwoRows = 3;
 
+// Raises every instantiation's shared-memory limit now (cudaFuncSetAttribute),
+// so that no first launch does it inside a graph capture;
+// set_matmul_decode_variant calls it when it selects this path.
+void prepare_matmul_dp4a();
+
 // True for the weight types the dp4a path handles.
 bool matmul_dp4a_supports(TensorType type);
 

@@ -4,7 +4,8 @@
 // measured copy bandwidth (bytes read + written) for comparison. MODEL may
 // be synth:PRESET:MIX (a random-weight model written to the temp folder
 // first, with app/synth). gpu_decode_bench --kernels times the decode
-// kernels alone (kernel_bench.cpp).
+// kernels alone (kernel_bench.cpp). TOKAMAK_MATMUL_DECODE_VARIANT=N sets
+// cuda::set_matmul_decode_variant(N) first (2: the dp4a matvec).
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "cuda/cuda_backend.h"
+#include "cuda/matmul.cuh"
 #include "kernel_bench.h"
 #include "model/model.h"
 #include "quant/quant.h"
@@ -84,6 +86,10 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "usage: gpu_decode_bench MODEL [PROMPT_TOKENS] [DECODE_TOKENS]\n");
     return 2;
   }
+  // TOKAMAK_MATMUL_DECODE_VARIANT=2: the dp4a matvec for block types (see
+  // cuda/matmul_dp4a.cuh), to compare whole-model decode with the default.
+  const char* variant = std::getenv("TOKAMAK_MATMUL_DECODE_VARIANT");
+  if (variant) cuda::set_matmul_decode_variant(std::atoi(variant));
   const int32_t num_prompt = argc > 2 ? std::atoi(argv[2]) : 128;
   const int32_t num_decode = argc > 3 ? std::atoi(argv[3]) : 128;
   std::string path = argv[1];
@@ -177,6 +183,7 @@ int run(int argc, char** argv) {
   const double copy = copy_bandwidth_gb_per_s();
   std::printf("device:   %s (%d SMs, %.1f GiB)\n", prop.name, prop.multiProcessorCount,
               prop.totalGlobalMem / 1073741824.0);
+  std::printf("matvec:   decode variant %s\n", variant ? variant : "0 (default)");
   std::printf("model:    %s (%s, %d layers, dim %d, vocab %d)\n", argv[1], spec.arch_name.c_str(),
               spec.num_layers, spec.dim, spec.vocab_size);
   if (path != argv[1]) std::filesystem::remove(path);

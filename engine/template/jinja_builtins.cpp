@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdio>
 #include <string>
 
 #include "template/jinja_error.h"
@@ -321,13 +322,22 @@ Value apply_filter(const std::string& name, const Value& input, CallArgs& a, Int
                                : Value::number(std::fabs(input.as_double()));
   }
   if (name == "round") {
+    // Python's round(): correctly rounded, ties to even; floor/ceil on value * 10**p.
     const Value* precision = arg(a, 0, "precision");
     const Value* method = arg(a, 1, "method");
-    const double scale = std::pow(10.0, precision ? static_cast<double>(precision->as_int()) : 0.0);
+    const int digits =
+        precision ? static_cast<int>(std::clamp<int64_t>(precision->as_int(), 0, 15)) : 0;
     const std::string m = method ? to_str(*method) : "common";
-    const double x = input.as_double() * scale;
-    const double r = m == "ceil" ? std::ceil(x) : m == "floor" ? std::floor(x) : std::round(x);
-    return Value::number(r / scale);
+    const double x = input.as_double();
+    if (m == "floor" || m == "ceil") {
+      const double scale = std::pow(10.0, digits);
+      return Value::number((m == "ceil" ? std::ceil(x * scale) : std::floor(x * scale)) / scale);
+    }
+    if (m != "common") fail("method must be common, ceil or floor");
+    if (!std::isfinite(x)) return Value::number(x);
+    char buf[400];
+    std::snprintf(buf, sizeof buf, "%.*f", digits, x);
+    return Value::number(std::strtod(buf, nullptr));
   }
   if (name == "sort" || name == "dictsort") {
     if (name == "dictsort") {

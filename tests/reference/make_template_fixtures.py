@@ -240,6 +240,22 @@ FEATURE_CASES = [
     ("{{ missing.attr }}", {}),
     ("{{ none.attr }}|{{ (none.attr) is defined }}|{{ [1][3] is defined }}", {}),
     ("{% for x in none %}{% endfor %}", {}),
+    ("{% for i in range(4) %}{{ loop.cycle('a', 'b') }}{% endfor %} {{ 1 if true }} {{ -1 ** 2 }} {{ 10 / 3 }} {{ 3.0 }} "
+     "{{ 1e-5 }} {{ 123456789012345678 }} {{ 1.5|round }} {{ 2.5|round }} {{ 0.5|round }} {{ 2.675|round(2) }}", {}),
+    ("{{ [1, 2, 3]|sum }} {{ 'a b  c'|wordcount }} {{ none|string }} {{ true|tojson }} {{ {'b': 1, 'A': 2}|dictsort }} "
+     "{{ 'Hé'|list }} {{ [3, 1, 2]|sort(reverse=true) }} {{ 'abc'|reverse }} {{ 5|float }} {{ '3'|int + '4'|int }}", {}),
+    ("{{ range(3)|list }} {{ 'A'.lower() ~ 'b'.upper() }} {{ 'a,b'.split(',')[-1] }} {{ (1,) }} {{ [1, [2, [3]]]|tojson }} "
+     "{{ 'x' in nothing|default([]) }} {{ [] is sequence }} {{ 'abc' is lower }} {{ 'ABC'.isupper() }}", {}),
+    ("{% for m in messages %}{{ m.role|capitalize }}{{ ': ' if not loop.last else '.' }}{% endfor %}{{ messages|map(attribute='role')|join(',') }}",
+     {"messages": [{"role": "user"}, {"role": "assistant"}]}),
+    ("{% if a is defined and a %}A{% endif %}{% if b is defined and b %}B{% endif %}{{ c|default(5)|string + '!' }}", {"a": [0]}),
+    ("{{ x.y|default('none', true) }}|{{ l|selectattr('a', 'defined')|list|length }}|{{ l|map(attribute='a', default='-')|join }}",
+     {"x": {"y": ""}, "l": [{"a": 1}, {"b": 2}]}),
+    ("{% set t = 'He said \"hi\"' %}{{ t }}{{ t|tojson }}{{ [t] }}{{ {'k': t} }}", {}),
+    ("{{ 'line1\nline2'.splitlines() }} {{ 'a\tb'.split() }} {{ 'abc'.startswith('') }} {{ ''.join([]) }}|{{ 'x'.rstrip('y') }}", {}),
+    ("{{ messages[-1].content if messages else 'empty' }} {{ (messages|last).role }} {{ messages|length > 1 }}",
+     {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]}),
+    ("\n{%- for x in [1, 2] %}\n  - {{ x }}\n{%- endfor %}\n\n{% if true -%}\n   trimmed\n{%- endif %}", {}),
     ("{{ raise_exception('custom failure: ' ~ 42) }}", {}),
 ]
 

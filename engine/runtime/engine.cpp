@@ -442,7 +442,9 @@ RequestId Engine::submit(Request request, EventCallback on_event) {
   const RequestId id = impl_->next_id++;
   if (impl_->stopping) {  // the engine thread may be gone: end it here
     lk.unlock();
-    emit(on_event, Finished{id, "cancelled", {}});
+    Finished f{id, "cancelled", {}};
+    f.timings.num_prompt_tokens = static_cast<int32_t>(request.prompt.size());
+    emit(on_event, f);
     return id;
   }
   impl_->incoming.push_back(Submission{id, std::move(request), std::move(on_event), Clock::now()});

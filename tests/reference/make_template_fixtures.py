@@ -256,6 +256,7 @@ FEATURE_CASES = [
     ("{{ messages[-1].content if messages else 'empty' }} {{ (messages|last).role }} {{ messages|length > 1 }}",
      {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]}),
     ("\n{%- for x in [1, 2] %}\n  - {{ x }}\n{%- endfor %}\n\n{% if true -%}\n   trimmed\n{%- endif %}", {}),
+    ("{{ d[1, 2] is defined }} {{ l[0, 1] is defined }}", {"d": {"a": 1}, "l": [1, 2]}),
     ("{{ raise_exception('custom failure: ' ~ 42) }}", {}),
 ]
 

@@ -1,6 +1,6 @@
 // The dp4a decode matvec (see matmul_dp4a.cuh). Layout of a block's shared
 // memory, for a pass of NT tokens (rows of n values):
-//   [kWarps x weight ring: kStages x NR slots of one row segment]
+//   [kWarps x weight ring: stages<NR, NT>() x NR slots of one row segment]
 //   [xq  int8  (NT, n)      ]  x quantized
 //   [xd  float (NT, n / XB) ]  its block scales (XB = 32 or 256)
 //   [xs  int   (NT, n / 32) ]  sums of the int8 values of every 32
@@ -16,7 +16,12 @@ namespace {
 
 constexpr int kWarps = 8;  // per block: more warps share one quantized x
 constexpr int kThreads = kWarps * kWarpSize;
-constexpr int kStages = 2;
+// Segments per warp ring: one reduced while the others are in flight. Two
+// rows per warp for 1..4 tokens (variant 3) keep two segments in flight.
+template <int NR, int NT>
+__host__ __device__ constexpr int stages() {
+  return NR == 2 && NT <= 4 ? 3 : 2;
+}
 
 // 32 weights of a piece as 8 words of int8 (word k = values 4k .. 4k+3),
 // and what scales their dot with x.
@@ -157,9 +162,9 @@ template <TensorType T>
 __host__ __device__ constexpr int slot_bytes() {
   return static_cast<int>((seg_bytes<T>(Dp4a<T>::kSegValues) + 16 + 15) / 16 * 16);
 }
-template <TensorType T, int NR>
+template <TensorType T, int NR, int NT>
 __host__ __device__ constexpr int warp_smem_bytes() {
-  return kStages * NR * slot_bytes<T>();
+  return stages<NR, NT>() * NR * slot_bytes<T>();
 }
 // Shared bytes of the quantized x of nt tokens (rows of n values).
 template <TensorType T>
@@ -184,6 +189,7 @@ __device__ __forceinline__ V pick(const V (&a)[kMaxMatmulGroup], int g) {
 
 struct RowGroup {
   const uint8_t* base;
+  const uint8_t *lo, *hi;  // the weight's bytes
   size_t row_bytes;
   int64_t r0, rows;
   int num_r;
@@ -200,7 +206,9 @@ __device__ __forceinline__ RowGroup locate(const Dp4aGroup& gr, unsigned rg) {
   r.r0 = static_cast<int64_t>(rg - pick(gr.first_group, g)) * NR;
   r.num_r = static_cast<int>(min(static_cast<int64_t>(NR), r.rows - r.r0));
   r.row_bytes = pick(gr.row_bytes, g);
-  r.base = pick(gr.data, g) + r.r0 * r.row_bytes;
+  r.lo = pick(gr.data, g);
+  r.hi = r.lo + r.rows * r.row_bytes;
+  r.base = r.lo + r.r0 * r.row_bytes;
   r.y = pick(gr.y, g);
   return r;
 }
@@ -212,25 +220,36 @@ __device__ __forceinline__ void cp_async16(void* dst, const void* src) {
 __device__ __forceinline__ void cp_async_commit() {
   asm volatile("cp.async.commit_group;\n" ::: "memory");
 }
+// Called after committing the group of item it + S - 1: waits until at
+// most S - 1 groups are pending, i.e. item it has landed while the S - 1
+// after it stay in flight.
+template <int S>
 __device__ __forceinline__ void cp_async_wait_stage() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(kStages - 2) : "memory");
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(S - 1) : "memory");
 }
 
 // The warp copies [src, src + bytes) (2-byte aligned ends) to slot +
-// (src % 16): 16-byte cp.async for the aligned middle, 2-byte copies at the
-// ends (as the fp32 kernel's stage_bytes).
+// (src % 16) ..: the 16-byte chunks covering it, all with cp.async, so that
+// staging never waits for memory. A chunk reaching outside the weight's
+// bytes [lo, hi) (its first or last, when lo or hi is not 16-byte aligned)
+// is copied 2 bytes at a time instead, within [src, src + bytes) only.
 __device__ __forceinline__ void stage_bytes(uint8_t* slot, const uint8_t* src, int64_t bytes,
-                                            int lane) {
+                                            const uint8_t* lo, const uint8_t* hi, int lane) {
   const uintptr_t a = reinterpret_cast<uintptr_t>(src), b = a + bytes;
-  const uintptr_t a16 = (a + 15) & ~uintptr_t{15}, b16 = b & ~uintptr_t{15};
-  uint8_t* dst = slot + (a & 15);
-  const uintptr_t head_end = a16 < b ? a16 : b;
-  for (uintptr_t o = a + 2 * lane; o < head_end; o += 2 * kWarpSize)
-    *reinterpret_cast<uint16_t*>(dst + (o - a)) = *reinterpret_cast<const uint16_t*>(o);
-  for (uintptr_t o = a16 + 16 * lane; o < b16; o += 16 * kWarpSize)
-    cp_async16(dst + (o - a), reinterpret_cast<const void*>(o));
-  for (uintptr_t o = (b16 > a16 ? b16 : a16) + 2 * lane; o < b; o += 2 * kWarpSize)
-    *reinterpret_cast<uint16_t*>(dst + (o - a)) = *reinterpret_cast<const uint16_t*>(o);
+  const uintptr_t c0 = a & ~uintptr_t{15}, c1 = (b + 15) & ~uintptr_t{15};
+  uintptr_t start = c0, end = c1;
+  if (c0 < reinterpret_cast<uintptr_t>(lo)) {
+    start = c0 + 16;
+    for (uintptr_t o = a + 2 * lane; o < (start < b ? start : b); o += 2 * kWarpSize)
+      *reinterpret_cast<uint16_t*>(slot + (o - c0)) = *reinterpret_cast<const uint16_t*>(o);
+  }
+  if (c1 > reinterpret_cast<uintptr_t>(hi)) {
+    end = c1 - 16;
+    for (uintptr_t o = (end > a ? end : a) + 2 * lane; o < b; o += 2 * kWarpSize)
+      *reinterpret_cast<uint16_t*>(slot + (o - c0)) = *reinterpret_cast<const uint16_t*>(o);
+  }
+  for (uintptr_t o = start + 16 * lane; o < end; o += 16 * kWarpSize)
+    cp_async16(slot + (o - c0), reinterpret_cast<const void*>(o));
 }
 
 // x values of one token (n of them, global) into Q8_0 blocks of 32 as
@@ -348,7 +367,7 @@ __device__ __forceinline__ void accumulate(const uint8_t* const* segs, const boo
 }
 
 // grid (blocks, ceil(num_tokens / NT)), block kThreads, dynamic shared
-// kWarps * warp_smem_bytes<T, NR>() + x_smem_bytes<T>(n, NT). Warp w of the
+// kWarps * warp_smem_bytes<T, NR, NT>() + x_smem_bytes<T>(n, NT). Warp w of the
 // grid takes row groups w, w + (all warps), ..., segment by segment, the
 // next staged while the current one is reduced (as the fp32 kernel).
 template <TensorType T, int NR, int NT>
@@ -357,8 +376,9 @@ __global__ void __launch_bounds__(kThreads)
   using D = Dp4a<T>;
   extern __shared__ __align__(16) uint8_t smem[];
   const int lane = threadIdx.x % kWarpSize, warp = threadIdx.x / kWarpSize;
-  uint8_t* stages = smem + warp * warp_smem_bytes<T, NR>();
-  int8_t* xq = reinterpret_cast<int8_t*>(smem + kWarps * warp_smem_bytes<T, NR>());
+  constexpr int kStages = stages<NR, NT>();
+  uint8_t* ring = smem + warp * warp_smem_bytes<T, NR, NT>();
+  int8_t* xq = reinterpret_cast<int8_t*>(smem + kWarps * warp_smem_bytes<T, NR, NT>());
   float* xd = reinterpret_cast<float*>(xq + NT * n);
   int* xs = reinterpret_cast<int*>(xd + NT * (n / D::kXBlock));
   const unsigned total = group.total, stride = gridDim.x * kWarps;
@@ -369,7 +389,7 @@ __global__ void __launch_bounds__(kThreads)
   const unsigned num_segs = static_cast<unsigned>((n + D::kSegValues - 1) / D::kSegValues);
   const unsigned num_items = has_work ? ((total - 1 - first) / stride + 1) * num_segs : 0;
   auto slot = [&](unsigned item, int r) {
-    return stages + ((item % kStages) * NR + r) * slot_bytes<T>();
+    return ring + ((item % kStages) * NR + r) * slot_bytes<T>();
   };
   auto segment = [&](unsigned s, int64_t& s0) {
     s0 = static_cast<int64_t>(s) * D::kSegValues;
@@ -383,7 +403,7 @@ __global__ void __launch_bounds__(kThreads)
     for (int r = 0; r < NR; ++r)
       if (r < rg.num_r)
         stage_bytes(slot(item, r), rg.base + r * rg.row_bytes + seg_bytes<T>(s0),
-                    seg_bytes<T>(seg_n), lane);
+                    seg_bytes<T>(seg_n), rg.lo, rg.hi, lane);
   };
 
   float acc[NR][NT];
@@ -410,7 +430,7 @@ __global__ void __launch_bounds__(kThreads)
   for (unsigned it = 0; it < num_items; ++it) {
     if (it + kStages - 1 < num_items) issue(it + kStages - 1);
     cp_async_commit();
-    cp_async_wait_stage();
+    cp_async_wait_stage<kStages>();
     __syncwarp();
     const RowGroup rg = locate<NR>(group, first + (it / num_segs) * stride);
     const unsigned s = it % num_segs;
@@ -483,7 +503,7 @@ template <TensorType T, int NR, int NT>
 cudaError_t launch_kernel(Dp4aGroup group, int64_t n, const float* x, int64_t num_tokens,
                           cudaStream_t stream) {
   if (n % Dp4a<T>::kBlockValues != 0) return cudaErrorInvalidValue;
-  const int64_t smem64 = kWarps * warp_smem_bytes<T, NR>() + x_smem_bytes<T>(n, NT);
+  const int64_t smem64 = kWarps * warp_smem_bytes<T, NR, NT>() + x_smem_bytes<T>(n, NT);
   if (smem64 > device_limits<T, NR, NT>().y) return cudaErrorNotSupported;
   unsigned total = 0;
   for (int g = 0; g < group.count; ++g) {

@@ -254,6 +254,7 @@ bool is_test(std::string_view name) {
 }
 
 Value apply_filter(const std::string& name, const Value& input, CallArgs& a, Interpreter& in) {
+  if (!is_filter(name)) fail("unknown filter '" + name + "'");
   if (name == "default" || name == "d") {
     const Value* dflt = arg(a, 0, "default_value");
     const Value* boolean = arg(a, 1, "boolean");
@@ -418,11 +419,12 @@ Value apply_filter(const std::string& name, const Value& input, CallArgs& a, Int
     return Value::string(replace(text, to_str(*old_text), to_str(*new_text),
                                  count && count->is_int_like() ? count->as_int() : -1, in));
   }
-  fail("filter '" + name + "' is not supported");
+  fail("unknown filter '" + name + "'");
 }
 
 bool apply_test(const std::string& name, const Value& v, CallArgs& a, Interpreter& in) {
   (void)in;
+  if (!is_test(name)) fail("unknown test '" + name + "'");
   using K = Value::Kind;
   if (name == "defined") return !v.is_undefined();
   if (name == "undefined") return v.is_undefined();

@@ -104,6 +104,13 @@ class Parser {
   // name, returned in `end`); the end of the template is only fine at top level.
   void parse_body(Body& body, std::initializer_list<std::string_view> ends, std::string& end,
                   const Token& opener, std::string_view opener_name) {
+    // Inside a block, unknown filters and tests fail only if evaluated (as in jinja2).
+    struct BlockDepth {
+      explicit BlockDepth(int& d, bool inside) : d_(d), inside_(inside) { d_ += inside_; }
+      ~BlockDepth() { d_ -= inside_; }
+      int& d_;
+      bool inside_;
+    } block_depth(block_depth_, ends.size() > 0);
     for (;;) {
       const Token& t = cur();
       if (t.type == T::End) {
@@ -599,7 +606,9 @@ class Parser {
         const Token& name = cur();
         auto f = make(Expr::Kind::Filter, name);
         f->name = expect_name("a filter name");
-        if (!is_filter(f->name)) fail("unknown filter '" + f->name + "'", name.line, name.column);
+        if (!is_filter(f->name) && block_depth_ == 0) {
+          fail("unknown filter '" + f->name + "'", name.line, name.column);
+        }
         f->args.push_back(std::move(e));
         if (is_op("(")) call_arguments(*f);
         e = std::move(f);
@@ -620,7 +629,9 @@ class Parser {
     auto t = make(Expr::Kind::Test, name);
     t->negate = negate;
     t->name = expect_name("a test name");
-    if (!is_test(t->name)) fail("unknown test '" + t->name + "'", name.line, name.column);
+    if (!is_test(t->name) && block_depth_ == 0) {
+      fail("unknown test '" + t->name + "'", name.line, name.column);
+    }
     t->args.push_back(std::move(subject));
     const Token& c = cur();
     if (is_op("(")) {
@@ -639,6 +650,7 @@ class Parser {
   size_t pos_ = 0;
   int depth_ = 0;
   int loop_depth_ = 0;
+  int block_depth_ = 0;
 };
 
 }  // namespace

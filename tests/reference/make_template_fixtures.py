@@ -257,6 +257,8 @@ FEATURE_CASES = [
      {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]}),
     ("\n{%- for x in [1, 2] %}\n  - {{ x }}\n{%- endfor %}\n\n{% if true -%}\n   trimmed\n{%- endif %}", {}),
     ("{{ d[1, 2] is defined }} {{ l[0, 1] is defined }}", {"d": {"a": 1}, "l": [1, 2]}),
+    ("{% if false %}{{ x|frobnicate }}{{ x is frob }}{% endif %}ok", {}),
+    ("{% for i in [1] %}{{ i|frobnicate }}{% endfor %}", {}),
     ("{{ raise_exception('custom failure: ' ~ 42) }}", {}),
 ]
 

@@ -139,6 +139,10 @@ INSTANTIATE_TEST_SUITE_P(
     Runtime, JinjaErrors,
     ::testing::Values(
         ErrorCase{"{{ 'a' + 1 }}", "template:1:8: can only concatenate str (not \"int\") to str"},
+        // Inside a block an unknown filter or test fails when it is reached, as in jinja2.
+        ErrorCase{"{% if true %}{{ 1|frob }}{% endif %}", "template:1:19: unknown filter 'frob'"},
+        ErrorCase{"{% for i in [1] %}\n{{ i is frob }}{% endfor %}",
+                  "template:2:9: unknown test 'frob'"},
         ErrorCase{"\n  {{ missing.attr }}", "template:2:13: 'missing' is undefined"},
         ErrorCase{"{{ {'a': 1}.b.c }}", "template:1:14: 'dict object' has no attribute 'b'"},
         ErrorCase{"{% for x in 5 %}{% endfor %}", "template:1:13: 'int' object is not iterable"},

@@ -90,6 +90,14 @@ inline std::unique_ptr<Engine> make_engine(const EngineOptions& options,
   return std::move(engine).value();
 }
 
+// Deadlines are multiplied by TOKAMAK_TEST_TIMEOUT_SCALE (sanitizer builds
+// run ten times slower or more).
+inline double timeout_scale() {
+  const char* v = std::getenv("TOKAMAK_TEST_TIMEOUT_SCALE");
+  const double scale = v ? std::atof(v) : 1.0;
+  return scale > 0 ? scale : 1.0;
+}
+
 // Runs fn on its own thread; if it has not returned after `seconds`, prints
 // `what` and ends the process with a failure (a hung engine thread cannot be
 // joined, so there is nothing better to do than to say so and exit).
@@ -98,6 +106,7 @@ void within_deadline(double seconds, const std::string& what, Fn&& fn) {
   std::packaged_task<void()> task(std::forward<Fn>(fn));
   auto done = task.get_future();
   std::thread t(std::move(task));
+  seconds *= timeout_scale();
   if (done.wait_for(std::chrono::duration<double>(seconds)) != std::future_status::ready) {
     std::fprintf(stderr, "\nFAILURE (hang): %s did not return within %.0f s\n", what.c_str(),
                  seconds);
@@ -180,6 +189,7 @@ class Recorder {
   // with the requests still open and the engine's stats, then exits (the
   // engine cannot be destroyed safely while it hangs).
   void wait_all(Engine& engine, double seconds, const std::string& what) {
+    seconds *= timeout_scale();
     std::unique_lock<std::mutex> lock(mu_);
     const bool ok = cv_.wait_for(lock, std::chrono::duration<double>(seconds), [&] {
       for (const auto& r : records_)
@@ -196,15 +206,19 @@ class Recorder {
     lock.unlock();
     std::fprintf(stderr, "\nFAILURE (hang): %s: %d of %zu requests did not end within %.0f s:%s\n",
                  what.c_str(), open, records_.size(), seconds, s.str().c_str());
-    within_deadline(5.0, "Engine::stats() after a hang", [&] {
-      const EngineStats st = engine.stats();
-      std::fprintf(stderr,
-                   "  stats: waiting %d running %d submitted %lld finished %lld steps %lld "
-                   "kv used %d of %d\n",
-                   st.num_waiting, st.num_running, static_cast<long long>(st.num_submitted),
-                   static_cast<long long>(st.num_finished), static_cast<long long>(st.num_steps),
-                   st.kv_blocks_used, st.kv_blocks_total);
-    });
+    // Two snapshots two seconds apart: stalled (no new steps) or merely slow.
+    for (int i = 0; i < 2; ++i) {
+      if (i) std::this_thread::sleep_for(std::chrono::seconds(2));
+      within_deadline(5.0, "Engine::stats() after a hang", [&] {
+        const EngineStats st = engine.stats();
+        std::fprintf(stderr,
+                     "  stats: waiting %d running %d submitted %lld finished %lld steps %lld "
+                     "kv used %d of %d\n",
+                     st.num_waiting, st.num_running, static_cast<long long>(st.num_submitted),
+                     static_cast<long long>(st.num_finished), static_cast<long long>(st.num_steps),
+                     st.kv_blocks_used, st.kv_blocks_total);
+      });
+    }
     std::fflush(stderr);
     std::_Exit(1);
   }

@@ -10,6 +10,7 @@
 
 #include "cuda/common.cuh"
 #include "cuda/matmul_dp4a.cuh"
+#include "cuda/matmul_dp4a_pieces.cuh"
 
 namespace tokamak::cuda {
 namespace {
@@ -22,137 +23,6 @@ template <int NR, int NT>
 __host__ __device__ constexpr int stages() {
   return NR == 2 && NT <= 4 ? 3 : 2;
 }
-
-// 32 weights of a piece as 8 words of int8 (word k = values 4k .. 4k+3),
-// and what scales their dot with x.
-struct WeightPiece {
-  int q[8];
-  float d, dmin;  // block scale (and Q4_K's min scale)
-  int sc0, sc1;   // sub-scales: Q4_K scale and min; Q6_K the two groups' scales
-};
-
-// 16 bytes at a 2-byte aligned shared-memory address as 4 words: 5 aligned
-// word loads and funnel shifts (reads up to 2 bytes past the 16).
-__device__ __forceinline__ void load16_a2(const uint8_t* p, int* w) {
-  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
-  const uint32_t* s = reinterpret_cast<const uint32_t*>(a & ~uintptr_t{3});
-  const unsigned shift = static_cast<unsigned>(a & 2) * 8;  // 0 or 16
-  uint32_t v[5];
-#pragma unroll
-  for (int k = 0; k < 5; ++k) v[k] = s[k];
-#pragma unroll
-  for (int k = 0; k < 4; ++k) w[k] = static_cast<int>(__funnelshift_r(v[k], v[k + 1], shift));
-}
-
-// 32 bytes at p (2-byte aligned; 16-byte aligned when aligned16).
-__device__ __forceinline__ void load32(const uint8_t* p, bool aligned16, int* w) {
-  if (aligned16) {
-    const int4 a = reinterpret_cast<const int4*>(p)[0];
-    const int4 b = reinterpret_cast<const int4*>(p)[1];
-    w[0] = a.x, w[1] = a.y, w[2] = a.z, w[3] = a.w, w[4] = b.x, w[5] = b.y, w[6] = b.z, w[7] = b.w;
-  } else {
-    load16_a2(p, w);
-    load16_a2(p + 16, w + 4);
-  }
-}
-
-template <TensorType T>
-struct Dp4a;
-
-// Q4_0: piece p = block p of the segment; x in Q8_0 blocks with sums.
-template <>
-struct Dp4a<TensorType::Q4_0> {
-  static constexpr int kSegValues = 2048, kBlockValues = 32, kBlockBytes = 18, kXBlock = 32;
-  __device__ static void decode(const uint8_t* seg, bool, int p, WeightPiece& w) {
-    const uint8_t* blk = seg + 18 * p;
-    w.d = f16_to_f32(load_u16(blk));
-    int u[4];
-    load16_a2(blk + 2, u);
-#pragma unroll
-    for (int k = 0; k < 4; ++k) {
-      w.q[k] = u[k] & 0x0F0F0F0F;             // values 4k .. (low nibbles)
-      w.q[k + 4] = (u[k] >> 4) & 0x0F0F0F0F;  // values 16 + 4k .. (high nibbles)
-    }
-  }
-  // sum((nibble - 8) * xq) * (d * xd), as the CPU's dot_q4_0 per block.
-  __device__ static float dot(const WeightPiece& w, int sumi, float xd, int xsum) {
-    return static_cast<float>(sumi - 8 * xsum) * (w.d * xd);
-  }
-};
-
-// Q8_0: piece p = block p; x in Q8_0 blocks.
-template <>
-struct Dp4a<TensorType::Q8_0> {
-  static constexpr int kSegValues = 1024, kBlockValues = 32, kBlockBytes = 34, kXBlock = 32;
-  __device__ static void decode(const uint8_t* seg, bool, int p, WeightPiece& w) {
-    const uint8_t* blk = seg + 34 * p;
-    w.d = f16_to_f32(load_u16(blk));
-    load16_a2(blk + 2, w.q);
-    load16_a2(blk + 18, w.q + 4);
-  }
-  __device__ static float dot(const WeightPiece& w, int sumi, float xd, int) {
-    return static_cast<float>(sumi) * (w.d * xd);
-  }
-};
-
-// Q4_K: piece p = sub-block p % 8 of block p / 8; x in Q8_K blocks.
-template <>
-struct Dp4a<TensorType::Q4_K> {
-  static constexpr int kSegValues = 2048, kBlockValues = 256, kBlockBytes = 144, kXBlock = 256;
-  __device__ static void decode(const uint8_t* seg, bool aligned16, int p, WeightPiece& w) {
-    const uint8_t* blk = seg + 144 * (p >> 3);
-    const int j = p & 7;
-    w.d = f16_to_f32(load_u16(blk));
-    w.dmin = f16_to_f32(load_u16(blk + 2));
-    const uint8_t* scales = blk + 4;
-    if (j < 4) {
-      w.sc0 = scales[j] & 63;
-      w.sc1 = scales[j + 4] & 63;
-    } else {
-      w.sc0 = (scales[j + 4] & 0xF) | ((scales[j - 4] >> 6) << 4);
-      w.sc1 = (scales[j + 4] >> 4) | ((scales[j] >> 6) << 4);
-    }
-    load32(blk + 16 + 32 * (j >> 1), aligned16, w.q);
-    const int shift = 4 * (j & 1);
-#pragma unroll
-    for (int k = 0; k < 8; ++k) w.q[k] = (w.q[k] >> shift) & 0x0F0F0F0F;
-  }
-  // xd*d*(sc*sumi) - xd*dmin*(m*sum xq): the CPU's dot_q4k, per sub-block.
-  __device__ static float dot(const WeightPiece& w, int sumi, float xd, int xsum) {
-    return (xd * w.d) * static_cast<float>(w.sc0 * sumi) -
-           (xd * w.dmin) * static_cast<float>(w.sc1 * xsum);
-  }
-};
-
-// Q6_K: piece p = run k = p % 8 of block p / 8: half h = k / 4, values
-// 128h + 32q + l (q = k % 4, l < 32), scale groups 8h + 2q and 8h + 2q + 1.
-template <>
-struct Dp4a<TensorType::Q6_K> {
-  static constexpr int kSegValues = 1024, kBlockValues = 256, kBlockBytes = 210, kXBlock = 256;
-  __device__ static void decode(const uint8_t* seg, bool, int p, WeightPiece& w) {
-    const uint8_t* blk = seg + 210 * (p >> 3);
-    const int k = p & 7, h = k >> 2, q = k & 3;
-    int lo[8], hi[8];
-    load16_a2(blk + 64 * h + 32 * (q & 1), lo);
-    load16_a2(blk + 64 * h + 32 * (q & 1) + 16, lo + 4);
-    load16_a2(blk + 128 + 32 * h, hi);
-    load16_a2(blk + 128 + 32 * h + 16, hi + 4);
-    const int lo_shift = 4 * (q >> 1), hi_shift = 2 * q;
-#pragma unroll
-    for (int i = 0; i < 8; ++i) {
-      const unsigned v = ((static_cast<unsigned>(lo[i]) >> lo_shift) & 0x0F0F0F0Fu) |
-                         (((static_cast<unsigned>(hi[i]) >> hi_shift) & 0x03030303u) << 4);
-      w.q[i] = static_cast<int>(__vsub4(v, 0x20202020u));  // 6-bit q - 32, per byte
-    }
-    const uint16_t s = load_u16(blk + 192 + 8 * h + 2 * q);
-    w.sc0 = static_cast<int8_t>(s & 0xFF);
-    w.sc1 = static_cast<int8_t>(s >> 8);
-    w.d = f16_to_f32(load_u16(blk + 208));
-  }
-  __device__ static float dot(const WeightPiece& w, int sum0, int sum1, float xd) {
-    return (xd * w.d) * static_cast<float>(w.sc0 * sum0 + w.sc1 * sum1);
-  }
-};
 
 template <TensorType T>
 __host__ __device__ constexpr int64_t seg_bytes(int64_t values) {
@@ -320,14 +190,6 @@ __device__ __forceinline__ void quantize_x_q8_k(const float* x, int64_t n, int8_
     }
     if (lane == 0) xd[b] = amax != 0.0f ? __fdiv_rn(1.0f, iscale) : 0.0f;
   }
-}
-
-// The 8 dp4a of a piece's weight words with x words 0..7 (a: 0..3, b:
-// 4..7): sum0 over words 0..3, sum1 over 4..7.
-__device__ __forceinline__ void dot8(const int* q, const int4& a, const int4& b, int& sum0,
-                                     int& sum1) {
-  sum0 = __dp4a(q[3], a.w, __dp4a(q[2], a.z, __dp4a(q[1], a.y, __dp4a(q[0], a.x, 0))));
-  sum1 = __dp4a(q[7], b.w, __dp4a(q[6], b.z, __dp4a(q[5], b.y, __dp4a(q[4], b.x, 0))));
 }
 
 // acc[r][t] += piece p (values s0 + 32p ..) of rows r < num_r (all NR

@@ -12,15 +12,18 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "core/half.h"
 #include "core/tensor_type.h"
 #include "cpu/cpu_backend.h"
 #include "cpu/sequence_logits.h"
 #include "cuda/cuda_backend.h"
 #include "cuda/matmul.cuh"
+#include "cuda/matmul_dp4a_pieces.cuh"
 #include "engine/model/tiny_gguf.h"
 #include "gpu_test_util.h"
 #include "model/model.h"
@@ -159,6 +162,111 @@ INSTANTIATE_TEST_SUITE_P(BlockTypes, MatmulDp4aTest, ::testing::ValuesIn(dp4a_ca
                                   std::to_string(c.rows) + "_n" + std::to_string(c.n) + "_t" +
                                   std::to_string(c.num_tokens) + "_o" + std::to_string(c.offset);
                          });
+
+// The kernel's int8 x for one token row, built from the CPU's activation
+// blocks: xq (n), xd (n / kXBlock), xs (n / 32: sums of every 32 xq).
+struct KernelX {
+  std::vector<int8_t> xq;
+  std::vector<float> xd;
+  std::vector<int> xs;
+};
+
+KernelX kernel_x(TensorType type, const std::vector<uint8_t>& act, int64_t n) {
+  KernelX k{std::vector<int8_t>(n), {}, std::vector<int>(n / 32)};
+  if (type == TensorType::Q4_0 || type == TensorType::Q8_0) {
+    const bool with_sum = type == TensorType::Q4_0;
+    const size_t stride = with_sum ? sizeof(quant::BlockQ8_0Sum) : sizeof(quant::BlockQ8_0);
+    for (int64_t b = 0; b < n / 32; ++b) {
+      const uint8_t* blk = act.data() + b * stride;
+      uint16_t d;
+      std::memcpy(&d, blk, 2);
+      k.xd.push_back(fp16_to_f32(d));
+      std::memcpy(&k.xq[32 * b], blk + (with_sum ? 4 : 2), 32);
+      for (int i = 0; i < 32; ++i) k.xs[b] += k.xq[32 * b + i];
+    }
+  } else {
+    const auto* blocks = reinterpret_cast<const quant::BlockQ8K*>(act.data());
+    for (int64_t b = 0; b < n / 256; ++b) {
+      k.xd.push_back(blocks[b].d);
+      std::memcpy(&k.xq[256 * b], blocks[b].qs, 256);
+      for (int j = 0; j < 8; ++j)
+        k.xs[8 * b + j] = blocks[b].bsums[2 * j] + blocks[b].bsums[2 * j + 1];
+    }
+  }
+  return k;
+}
+
+// The sum over a row's pieces as the kernel computes them, with each
+// segment staged at slot offset `offset` (its address mod 16).
+template <TensorType T>
+double pieces_dot(const uint8_t* row, int64_t n, const KernelX& x, int offset) {
+  using D = cuda::Dp4a<T>;
+  alignas(16) uint8_t slot[2048 + 64];
+  double sum = 0;
+  for (int64_t s0 = 0; s0 < n; s0 += D::kSegValues) {
+    const int64_t seg_n = std::min<int64_t>(D::kSegValues, n - s0);
+    std::memset(slot, 0xA5, sizeof slot);
+    std::memcpy(slot + offset, row + s0 / D::kBlockValues * D::kBlockBytes,
+                seg_n / D::kBlockValues * D::kBlockBytes);
+    for (int p = 0; p < seg_n / 32; ++p) {
+      cuda::WeightPiece w;
+      D::decode(slot + offset, offset == 0, p, w);
+      const int64_t v0 = s0 + 32 * p;
+      int4 a, b;
+      std::memcpy(&a, &x.xq[v0], 16);
+      std::memcpy(&b, &x.xq[v0 + 16], 16);
+      int sum0, sum1;
+      cuda::dot8(w.q, a, b, sum0, sum1);
+      const float d = x.xd[v0 / D::kXBlock];
+      if constexpr (T == TensorType::Q6_K) {
+        sum += D::dot(w, sum0, sum1, d);
+      } else {
+        sum += D::dot(w, sum0 + sum1, d, x.xs[v0 / 32]);
+      }
+    }
+  }
+  return sum;
+}
+
+// No device needed: the pieces' layouts (nibble order, sub-block scales and
+// mins, Q6_K's 6-bit assembly and group scales, the 2-byte aligned loads)
+// against the CPU's vec_dot, for every slot alignment the staging gives.
+TEST(CudaMatmulDp4a, PiecesOnTheHostMatchCpuDot) {
+  for (TensorType type : {TensorType::Q4_0, TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K}) {
+    for (int64_t n : {256, 768, 4096, 10752}) {
+      const QuantMatrix m = random_quant_matrix(type, 3, n, 17 + n);
+      const std::vector<float> x = random_floats(n, 19 + n);
+      std::vector<uint8_t> act(quant::activation_row_bytes(type, n));
+      quant::quantize_activation(type, x.data(), act.data(), n);
+      const KernelX kx = kernel_x(type, act, n);
+      for (int64_t r = 0; r < 3; ++r) {
+        const uint8_t* row = m.bytes.data() + r * m.row_bytes;
+        const float ref = quant::vec_dot_reference(type, n, row, act.data());
+        double magnitude = 0;
+        for (int64_t i = 0; i < n; ++i) magnitude += std::abs(double{m.values[r * n + i]} * x[i]);
+        for (int offset = 0; offset < 16; offset += 2) {
+          double got = 0;
+          switch (type) {
+            case TensorType::Q4_0:
+              got = pieces_dot<TensorType::Q4_0>(row, n, kx, offset);
+              break;
+            case TensorType::Q8_0:
+              got = pieces_dot<TensorType::Q8_0>(row, n, kx, offset);
+              break;
+            case TensorType::Q4_K:
+              got = pieces_dot<TensorType::Q4_K>(row, n, kx, offset);
+              break;
+            default:
+              got = pieces_dot<TensorType::Q6_K>(row, n, kx, offset);
+              break;
+          }
+          ASSERT_NEAR(got, ref, 1e-6 * magnitude)
+              << tensor_type_name(type) << " n " << n << " row " << r << " offset " << offset;
+        }
+      }
+    }
+  }
+}
 
 // q/k/v-like groups in one launch: each output exactly as its own launch.
 TEST(CudaMatmulDp4a, GroupEqualsSeparateProducts) {

@@ -1,59 +1,101 @@
 #include "chat_format.h"
 
-#include <algorithm>
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include "cli_common.h"
+#include "template/builtin_templates.h"
 
 namespace tokamak::cli {
 namespace {
 
-bool has_token(const Vocab& vocab, const std::string& text) {
-  return std::find(vocab.tokens.begin(), vocab.tokens.end(), text) != vocab.tokens.end();
+std::optional<std::string> token_text(const Vocab& vocab, int32_t id) {
+  if (id < 0 || id >= vocab.size()) return std::nullopt;
+  return vocab.tokens[static_cast<size_t>(id)];
+}
+
+// A built-in's name or a file: origin, name and source.
+ChatFormat format_of_choice(const std::string& choice) {
+  ChatFormat f;
+  if (const BuiltinTemplate* b = find_builtin_template(choice)) {
+    f.name = std::string(b->name);
+    f.origin = "built-in";
+    f.reason = "chosen with --template";
+    f.chat_template = take(ChatTemplate::parse(std::string(b->source), f.name));
+    return f;
+  }
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_regular_file(choice, ec)) {
+    std::string names;
+    for (const BuiltinTemplate& b : builtin_templates()) {
+      names += (names.empty() ? "" : ", ") + std::string(b.name);
+    }
+    fail(fmt::format("--template {}: no such file, and not a built-in template (built-ins: {})",
+                     choice, names));
+  }
+  std::ifstream in(choice, std::ios::binary);
+  const std::string source{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  if (!in.good() && !in.eof()) fail(fmt::format("{}: cannot read the template", choice));
+  f.name = choice;
+  f.origin = "file";
+  f.chat_template = take(ChatTemplate::parse(source, choice));
+  return f;
 }
 
 }  // namespace
 
-ChatStyle detect_chat_style(const Vocab& vocab) {
-  if (has_token(vocab, "<|start_header_id|>")) return ChatStyle::Llama3;
-  if (has_token(vocab, "<|im_start|>")) return ChatStyle::ChatMl;
-  return ChatStyle::Plain;
+ChatFormat chat_format_from_choice(const std::string& choice) {
+  ChatFormat f = format_of_choice(choice);
+  f.stops = stop_sequences(f.chat_template.source(), std::nullopt, {});
+  return f;
 }
 
-const char* chat_style_name(ChatStyle style) {
-  switch (style) {
-    case ChatStyle::Llama3:
-      return "llama3";
-    case ChatStyle::ChatMl:
-      return "chatml";
-    case ChatStyle::Plain:
-      return "plain";
+ChatFormat choose_chat_format(const gguf::File& file, const Vocab& vocab,
+                              const std::string& choice) {
+  ChatFormat f;
+  const gguf::Value* own = file.find("tokenizer.chat_template");
+  if (!choice.empty()) {
+    f = format_of_choice(choice);
+  } else if (own != nullptr) {
+    f.name = "tokenizer.chat_template";
+    f.origin = "gguf";
+    f.chat_template =
+        take(ChatTemplate::parse(take(file.get_string("tokenizer.chat_template")), f.name));
+  } else {
+    TemplateHints hints;
+    hints.architecture = take(file.get_string_or("general.architecture", ""));
+    hints.model_name = take(file.get_string_or("general.name", ""));
+    if (hints.model_name.empty()) {
+      hints.model_name = std::filesystem::path(file.path()).filename().string();
+    }
+    hints.tokens = vocab.tokens;
+    const TemplateGuess guess = guess_builtin_template(hints);
+    const BuiltinTemplate* b = find_builtin_template(guess.name);
+    if (b == nullptr) fail(fmt::format("no built-in template named {}", guess.name));
+    f.name = std::string(b->name);
+    f.origin = "built-in";
+    f.reason = "the GGUF has no tokenizer.chat_template; " + guess.reason;
+    f.chat_template = take(ChatTemplate::parse(std::string(b->source), f.name));
   }
-  return "plain";
+  f.bos_token = token_text(vocab, vocab.bos_id);
+  f.eos_token = token_text(vocab, vocab.eos_id);
+  f.stops = stop_sequences(f.chat_template.source(), f.eos_token, vocab.tokens);
+  return f;
 }
 
-std::string user_turn_text(ChatStyle style, const std::string& message, bool first) {
-  switch (style) {
-    case ChatStyle::Llama3:
-      // After an assistant turn, its <|eot_id|> is already in the history.
-      return "<|start_header_id|>user<|end_header_id|>\n\n" + message +
-             "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n";
-    case ChatStyle::ChatMl:
-      return std::string(first ? "" : "\n") + "<|im_start|>user\n" + message +
-             "<|im_end|>\n<|im_start|>assistant\n";
-    case ChatStyle::Plain:
-      return std::string(first ? "" : "\n") + "User: " + message + "\nAssistant:";
-  }
-  return message;
-}
-
-std::vector<std::string> chat_stop_strings(ChatStyle style) {
-  switch (style) {
-    case ChatStyle::Plain:
-      return {"\nUser:"};
-    case ChatStyle::Llama3:
-      return {"<|eot_id|>"};
-    case ChatStyle::ChatMl:
-      return {"<|im_end|>"};
-  }
-  return {};
+std::string render_chat(const ChatFormat& format, const nlohmann::ordered_json& messages,
+                        bool add_generation_prompt, const nlohmann::ordered_json& tools) {
+  ChatInput in;
+  in.messages = messages;
+  in.add_generation_prompt = add_generation_prompt;
+  in.bos_token = format.bos_token;
+  in.eos_token = format.eos_token;
+  in.tools = tools;
+  return take(format.chat_template.render(in));
 }
 
 }  // namespace tokamak::cli

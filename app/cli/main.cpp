@@ -33,6 +33,7 @@ int run(int argc, char** argv) {
   tokamak::cli::add_convert_command(app);
   tokamak::cli::add_synth_command(app);
   tokamak::cli::add_bench_command(app);
+  tokamak::cli::add_template_command(app);
   if (argc >= 2 && argv[1][0] != '-') {
     std::string names;
     bool known = false;

@@ -1,0 +1,167 @@
+#include "engine_bridge.h"
+
+#include <QFileInfo>
+#include <QMutexLocker>
+#include <algorithm>
+
+#include "cpu/cpu_backend.h"
+#include "model/model.h"
+#include "model/model_info.h"
+#include "store/model_fingerprint.h"
+#include "synth/synth.h"
+
+namespace tokamak {
+
+QVariantMap timings_map(const RequestTimings& t) {
+  return {{"ttftMs", t.ttft_ms},
+          {"prefillTps", t.prefill_tokens_per_second},
+          {"decodeTps", t.decode_tokens_per_second},
+          {"numPromptTokens", t.num_prompt_tokens},
+          {"numCachedTokens", t.num_cached_tokens},
+          {"numGeneratedTokens", t.num_generated_tokens},
+          {"e2eMs", t.e2e_ms}};
+}
+
+EngineBridge::EngineBridge(QObject* parent) : QObject(parent) {
+  thread_.setObjectName("tokamak-engine-bridge");
+  worker_ = new QObject;
+  worker_->moveToThread(&thread_);
+  connect(&thread_, &QThread::finished, worker_, &QObject::deleteLater);
+  thread_.start();
+}
+
+EngineBridge::~EngineBridge() {
+  std::shared_ptr<Engine> engine;
+  {
+    QMutexLocker lock(&mutex_);
+    engine = std::move(loaded_.engine);
+    loaded_ = {};
+  }
+  engine.reset();  // cancels what runs and joins the engine thread
+  thread_.quit();
+  thread_.wait();
+}
+
+void EngineBridge::loadModel(const QString& path) {
+  emit loadingStarted(path);
+  QMetaObject::invokeMethod(worker_, [this, path] { doLoad(path); });
+}
+
+void EngineBridge::loadDemoModel(const QString& cache_dir) {
+  emit loadingStarted(QStringLiteral("demo"));
+  QMetaObject::invokeMethod(worker_, [this, cache_dir] {
+    auto path = ensure_demo_model(cache_dir.toStdString());
+    if (!path.ok()) {
+      emit modelFailed(QStringLiteral("demo"), QString::fromStdString(path.error().message));
+      return;
+    }
+    doLoad(QString::fromStdString(path.value()));
+  });
+}
+
+void EngineBridge::retire(std::shared_ptr<Engine> engine) {
+  if (!engine) return;
+  QMetaObject::invokeMethod(worker_, [e = std::move(engine)]() mutable { e.reset(); });
+}
+
+void EngineBridge::unloadModel() {
+  std::shared_ptr<Engine> old;
+  {
+    QMutexLocker lock(&mutex_);
+    old = std::move(loaded_.engine);
+    loaded_ = {};
+    requests_.clear();
+  }
+  retire(std::move(old));
+  emit modelUnloaded();
+}
+
+void EngineBridge::doLoad(const QString& path) {
+  auto model = Model::load(path.toStdString());
+  if (!model.ok()) {
+    emit modelFailed(path, QString::fromStdString(model.error().message));
+    return;
+  }
+  std::shared_ptr<const Model> m = std::move(model).value();
+  CpuBackendOptions bo;
+  auto backend = make_cpu_backend(m, bo);
+  if (!backend.ok()) {
+    emit modelFailed(path, QString::fromStdString(backend.error().message));
+    return;
+  }
+  std::shared_ptr<Backend> be(std::move(backend).value());
+  const KvCacheConfig& kv = be->kv_config();
+  EngineOptions eo;
+  eo.max_context = kv.num_blocks * kv.block_size;
+  if (m->spec().context_length > 0)
+    eo.max_context = std::min(eo.max_context, m->spec().context_length);
+  eo.max_sequences = 4;
+  auto tok = std::shared_ptr<const Tokenizer>(m, &m->tokenizer());
+  auto engine = Engine::create(be, tok, eo);
+  if (!engine.ok()) {
+    emit modelFailed(path, QString::fromStdString(engine.error().message));
+    return;
+  }
+  QVariantMap info;
+  info["name"] = QString::fromStdString(
+      m->spec().name.empty() ? QFileInfo(path).completeBaseName().toStdString() : m->spec().name);
+  info["architecture"] = QString::fromStdString(m->spec().arch_name);
+  info["contextLength"] = eo.max_context;
+  info["vocabSize"] = m->tokenizer().vocab().size();
+  info["hasChatTemplate"] = m->chat_template().has_value();
+  if (auto fp = fingerprint_model(path.toStdString()); fp.ok()) {
+    info["headerSha256"] = QString::fromStdString(fp->header_sha256);
+  }
+  if (auto d = ModelInfo::describe(m->file()); d.ok()) {
+    info["numParams"] = static_cast<qlonglong>(d->num_params);
+    info["fileSizeBytes"] = static_cast<qlonglong>(d->file_size_bytes);
+  }
+  std::shared_ptr<Engine> old;
+  {
+    QMutexLocker lock(&mutex_);
+    old = std::move(loaded_.engine);
+    loaded_.model = m;
+    loaded_.engine = std::shared_ptr<Engine>(std::move(engine).value());
+    loaded_.path = path;
+    requests_.clear();
+  }
+  old.reset();  // on the bridge thread: joins the old engine's thread here
+  emit modelLoaded(path, info);
+}
+
+std::shared_ptr<const Model> EngineBridge::model() const {
+  QMutexLocker lock(&mutex_);
+  return loaded_.model;
+}
+
+QString EngineBridge::modelPath() const {
+  QMutexLocker lock(&mutex_);
+  return loaded_.path;
+}
+
+quint64 EngineBridge::submit(Request request) {
+  QMutexLocker lock(&mutex_);
+  if (!loaded_.engine) return 0;
+  const quint64 ticket = next_ticket_++;
+  // Runs on the engine thread: copy, emit (queued to the UI), return.
+  auto on_event = [this, ticket](const EngineEvent& e) {
+    if (const auto* d = std::get_if<TokenDelta>(&e)) {
+      if (!d->text.empty()) emit tokenArrived(ticket, QString::fromStdString(d->text));
+    } else if (const auto* f = std::get_if<Finished>(&e)) {
+      emit generationFinished(ticket, QString::fromStdString(f->reason), timings_map(f->timings));
+    } else if (const auto* r = std::get_if<RequestError>(&e)) {
+      emit generationFailed(ticket, QString::fromStdString(r->message));
+    }
+  };
+  requests_[ticket] = loaded_.engine->submit(std::move(request), on_event);
+  return ticket;
+}
+
+void EngineBridge::cancel(quint64 ticket) {
+  QMutexLocker lock(&mutex_);
+  auto it = requests_.find(ticket);
+  if (it == requests_.end() || !loaded_.engine) return;
+  loaded_.engine->cancel(it.value());
+}
+
+}  // namespace tokamak

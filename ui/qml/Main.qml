@@ -1,0 +1,98 @@
+import QtQuick
+import QtQuick.Controls
+import QtQuick.Layouts
+import Tokamak
+
+ApplicationWindow {
+    id: window
+    required property ChatController controller
+    property string initialPage: "chat"
+    width: 1280
+    height: 820
+    minimumWidth: 900
+    minimumHeight: 560
+    visible: true
+    title: controller.currentTitle.length > 0 ? controller.currentTitle + " — Tokamak" : "Tokamak"
+
+    SystemPalette { id: sys; colorGroup: SystemPalette.Active }
+    readonly property bool dark: sys.window.hslLightness < 0.5
+    readonly property color surface: sys.window
+    readonly property color sunken: dark ? Qt.darker(sys.window, 1.25) : Qt.darker(sys.window, 1.04)
+    readonly property color border: dark ? Qt.lighter(sys.window, 1.6) : Qt.darker(sys.window, 1.15)
+    readonly property color muted: Qt.rgba(sys.windowText.r, sys.windowText.g, sys.windowText.b, 0.6)
+    readonly property color accent: sys.highlight
+    readonly property color text: sys.windowText
+    font.pixelSize: 14
+
+    RowLayout {
+        anchors.fill: parent
+        spacing: 0
+
+        Rectangle {  // navigation rail
+            Layout.fillHeight: true
+            Layout.preferredWidth: 72
+            color: window.sunken
+            ColumnLayout {
+                anchors.fill: parent
+                anchors.topMargin: 14
+                spacing: 6
+                Label {
+                    Layout.alignment: Qt.AlignHCenter
+                    text: "◎"
+                    font.pixelSize: 26
+                    color: window.accent
+                }
+                Item { Layout.preferredHeight: 10 }
+                Repeater {
+                    model: [{ key: "chat", label: "Chat", glyph: "▤" },
+                            { key: "models", label: "Models", glyph: "▦" }]
+                    delegate: ItemDelegate {
+                        required property var modelData
+                        required property int index
+                        Layout.alignment: Qt.AlignHCenter
+                        Layout.preferredWidth: 64
+                        Layout.preferredHeight: 58
+                        highlighted: pages.currentIndex === index
+                        onClicked: pages.currentIndex = index
+                        contentItem: Column {
+                            spacing: 2
+                            Label { anchors.horizontalCenter: parent.horizontalCenter; text: modelData.glyph; font.pixelSize: 18 }
+                            Label { anchors.horizontalCenter: parent.horizontalCenter; text: modelData.label; font.pixelSize: 11 }
+                        }
+                    }
+                }
+                Item { Layout.fillHeight: true }
+            }
+            Rectangle { anchors.right: parent.right; width: 1; height: parent.height; color: window.border }
+        }
+
+        ColumnLayout {
+            Layout.fillWidth: true
+            Layout.fillHeight: true
+            spacing: 0
+
+            Rectangle {  // errors are shown, never swallowed
+                Layout.fillWidth: true
+                visible: controller.errorMessage.length > 0
+                implicitHeight: errRow.implicitHeight + 16
+                color: window.dark ? "#5c1f1f" : "#fde8e8"
+                RowLayout {
+                    id: errRow
+                    anchors.fill: parent
+                    anchors.margins: 8
+                    Label { Layout.fillWidth: true; text: controller.errorMessage; wrapMode: Text.Wrap }
+                    Button { text: qsTr("Dismiss"); flat: true; onClicked: controller.clearError() }
+                }
+            }
+
+            StackLayout {
+                id: pages
+                Layout.fillWidth: true
+                Layout.fillHeight: true
+                currentIndex: window.initialPage === "models" ? 1 : 0
+                ChatPage { controller: window.controller; theme: window; onOpenModels: pages.currentIndex = 1 }
+                ModelsPage { controller: window.controller; theme: window }
+            }
+        }
+    }
+}

@@ -14,6 +14,7 @@ void add_convert_command(CLI::App& app);
 void add_synth_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_template_command(CLI::App& app);
+void add_prompts_command(CLI::App& app);
 // `bench serve`, a subcommand of bench (cmd_bench_serve.cpp).
 void add_bench_serve_command(CLI::App& bench);
 

@@ -34,6 +34,7 @@ int run(int argc, char** argv) {
   tokamak::cli::add_synth_command(app);
   tokamak::cli::add_bench_command(app);
   tokamak::cli::add_template_command(app);
+  tokamak::cli::add_prompts_command(app);
   if (argc >= 2 && argv[1][0] != '-') {
     std::string names;
     bool known = false;

@@ -285,5 +285,51 @@ TEST_F(TemplateCli, ChatUsesTheModelsTemplate) {
       << c.err;
 }
 
+// prompts: save two versions, render exactly, restore, export to Markdown and
+// import elsewhere; a bad file changes nothing.
+TEST_F(TemplateCli, PromptsSaveRenderExportImport) {
+  const fs::path dir = scratch() / "prompts";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string db = (dir / "a.db").string(), db2 = (dir / "b.db").string();
+  auto ok = [](const CliRun& r) {
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.out;
+  };
+  EXPECT_EQ(ok(run_cli({"prompts", "--db", db, "save", "Grüße", "--text",
+                        "Hallo {{ name }} — {{ topic | upper }} 🌍\n", "--tag", "de"})),
+            "saved Grüße version 1 (variables: name, topic)\n");
+  ok(run_cli({"prompts", "--db", db, "save", "Grüße", "--text", "v2 {{ name }}"}));
+  EXPECT_EQ(ok(run_cli({"prompts", "--db", db, "render", "Grüße", "--var", "name=Ada"})), "v2 Ada");
+  EXPECT_EQ(ok(run_cli({"prompts", "--db", db, "restore", "Grüße", "1"})),
+            "Grüße version 1 restored as version 3\n");
+  EXPECT_EQ(ok(run_cli({"prompts", "--db", db, "render", "Grüße", "--var", "name=Ada", "--var",
+                        "topic=ki"})),
+            "Hallo Ada — KI 🌍");  // jinja2 drops the one final newline
+  const CliRun missing = run_cli({"prompts", "--db", db, "render", "Grüße", "--var", "name=A"});
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_EQ(missing.err,
+            "tokamak-cli: error: Grüße: no value for variable topic (it uses name, topic)\n");
+  const std::string md = (dir / "g.md").string();
+  ok(run_cli({"prompts", "--db", db, "export", md, "Grüße"}));
+  EXPECT_EQ(ok(run_cli({"prompts", "--db", db2, "import", md})),
+            "imported " + md + ": 1 new, 0 updated, 0 skipped\n");
+  EXPECT_EQ(ok(run_cli({"prompts", "--db", db2, "show", "Grüße"})), read_file(md));
+  const std::string list = ok(run_cli({"prompts", "--db", db2, "list", "--tag", "de"}));
+  EXPECT_EQ(list.rfind("Grüße\tv3\t", 0), 0u) << list;
+  // A truncated JSON file: a located error, and the library is as it was.
+  const std::string json_path = (dir / "all.json").string();
+  ok(run_cli({"prompts", "--db", db, "export", json_path}));
+  const std::string all = read_file(json_path);
+  write_file(json_path, all.substr(0, all.size() - 20));
+  const CliRun bad =
+      run_cli({"prompts", "--db", db2, "import", json_path, "--on-duplicate", "add"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_EQ(bad.err.rfind("tokamak-cli: error: all.json:", 0), 0u) << bad.err;
+  EXPECT_EQ(ok(run_cli({"prompts", "--db", db2, "list"})), list);
+  EXPECT_EQ(ok(run_cli({"prompts", "--db", db2, "history", "Grüße"})).find("v4"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace tokamak

@@ -35,7 +35,7 @@ for part in ${SERVE_PARTS:-lmi none c64 sweep long}; do
     # The published comparison (3 prompts x 64/128/256 output tokens, 50
     # clients), fewer requests than its 5000.
     lmi) serve lmi --policy static,dynamic,continuous,paged --workload lmi --concurrency 50 \
-           --batch-size 8 --requests "$(n 600)" ;;
+           --batch-size 16 --requests "$(n 400)" ;;
     # One request at a time is ~50x slower: fewer requests, same workload.
     none) serve lmi-none --policy none --workload lmi --concurrency 50 --requests "$(n 24)" ;;
     # 128 in / 128 out at 64 and 128 concurrent sequences (llama-batched-bench's shape).

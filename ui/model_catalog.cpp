@@ -76,7 +76,8 @@ QVariantMap describe_model_file(const QString& path, int context) {
   }
   const ModelInfo& m = info.value();
   if (!m.name.empty()) d["name"] = QString::fromStdString(m.name);
-  const int64_t ctx = context > 0 ? context : std::min<int64_t>(m.context_length, 4096);
+  int64_t ctx = context > 0 ? context : 4096;
+  if (m.context_length > 0) ctx = std::min<int64_t>(ctx, m.context_length);
   QStringList types;
   for (const auto& [type, n] : m.type_counts)
     types << QString("%1 × %2").arg(n).arg(QString::fromStdString(type));

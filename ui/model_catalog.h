@@ -36,7 +36,7 @@ class ModelCatalog : public QObject {
   Q_INVOKABLE void refresh();
   Q_INVOKABLE void addFolder(const QString& path_or_url);
   Q_INVOKABLE void removeFolder(const QString& path);
-  // context <= 0: the model's own context length (at most 4096).
+  // context <= 0: 4096; capped at the model's context length.
   Q_INVOKABLE void describe(const QString& path_or_url, int context);
 
   // Waits for the scans and descriptions started so far (tests).

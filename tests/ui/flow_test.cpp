@@ -50,7 +50,7 @@ class FlowTest : public QObject {
 
   void start() {
     c_ = std::make_unique<ChatController>(db_);
-    QTRY_VERIFY_WITH_TIMEOUT(!c_->storePath().isEmpty(), 10000);
+    QTRY_VERIFY2_WITH_TIMEOUT(!c_->storePath().isEmpty(), qPrintable(c_->errorMessage()), 10000);
     qml_ = std::make_unique<QQmlApplicationEngine>();
     qml_->setInitialProperties({{"controller", QVariant::fromValue(c_.get())}});
     qml_->load(QUrl("qrc:/Tokamak/qml/Main.qml"));

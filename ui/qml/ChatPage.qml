@@ -7,7 +7,9 @@ Item {
     id: page
     required property ChatController controller
     required property var theme
+    property bool openSettings: false
     signal openModels()
+    Component.onCompleted: if (openSettings) settings.open()
 
     RowLayout {
         anchors.fill: parent

@@ -90,7 +90,7 @@ ApplicationWindow {
                 Layout.fillWidth: true
                 Layout.fillHeight: true
                 currentIndex: window.initialPage === "models" ? 1 : 0
-                ChatPage { controller: window.controller; theme: window; onOpenModels: pages.currentIndex = 1 }
+                ChatPage { controller: window.controller; theme: window; openSettings: window.initialPage === "settings"; onOpenModels: pages.currentIndex = 1 }
                 ModelsPage { controller: window.controller; theme: window }
             }
         }

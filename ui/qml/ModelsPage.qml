@@ -10,7 +10,9 @@ Item {
     required property var theme
     readonly property var d: controller.catalog.described
 
-    function gib(bytes) { return (bytes / 1073741824).toFixed(2) + " GiB" }
+    function gib(bytes) {
+        return bytes >= 1073741824 ? (bytes / 1073741824).toFixed(2) + " GiB" : (bytes / 1048576).toFixed(1) + " MiB"
+    }
     function mib(bytes) { return (bytes / 1048576).toFixed(1) + " MiB" }
 
     FileDialog {
@@ -168,7 +170,7 @@ Item {
                         Label { text: page.d.quantTypes || ""; wrapMode: Text.Wrap; Layout.fillWidth: true }
                         Label { text: qsTr("Context"); color: theme.muted }
                         RowLayout {
-                            SpinBox { id: contextBox; from: 0; to: 131072; stepSize: 512; editable: true; value: 4096
+                            SpinBox { id: contextBox; from: 0; to: 131072; stepSize: 512; editable: true; value: page.d.context || 4096
                                       onValueModified: controller.catalog.describe(page.d.path, value) }
                             Label { text: qsTr("of %1").arg(page.d.contextLength || 0); color: theme.muted }
                         }
@@ -189,4 +191,10 @@ Item {
     }
 
     Component.onCompleted: controller.catalog.refresh()
+    Connections {
+        target: page.controller
+        function onModelChanged() {
+            if (page.controller.modelState === "ready") page.controller.catalog.describe(page.controller.modelPath, contextBox.value)
+        }
+    }
 }

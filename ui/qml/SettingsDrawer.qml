@@ -33,6 +33,11 @@ Drawer {
         repeatPenalty.value = s.repeatPenalty; frequencyPenalty.value = s.frequencyPenalty
         presencePenalty.value = s.presencePenalty; maxTokens.value = s.maxTokens; seed.text = s.seed
     }
+    Connections {
+        target: drawer.controller
+        function onModelChanged() { if (drawer.opened) drawer.refreshPreview() }
+        function onSettingsChanged() { if (!drawer.opened) drawer.load() }
+    }
     Timer { id: previewDelay; interval: 250; onTriggered: drawer.refreshPreview() }
 
     component Field: Label { font.pixelSize: 12; color: drawer.theme.muted; Layout.topMargin: 6 }
@@ -64,6 +69,7 @@ Drawer {
                 Layout.preferredHeight: 80
                 wrapMode: TextEdit.Wrap
                 placeholderText: qsTr("How the assistant should behave (optional)")
+                background: Rectangle { color: drawer.theme.dark ? "#1b1d22" : "white"; border.color: drawer.theme.border; radius: 4 }
                 onTextChanged: previewDelay.restart()
             }
 
@@ -71,7 +77,7 @@ Drawer {
             ComboBox {
                 id: templateChoice
                 Layout.fillWidth: true
-                model: [qsTr("The model's own")].concat(controller.builtinTemplates).concat(["custom"])
+                model: [qsTr("Automatic: the model's own, else a guessed built-in")].concat(controller.builtinTemplates).concat(["custom"])
                 onActivated: previewDelay.restart()
             }
             TextArea {
@@ -82,9 +88,10 @@ Drawer {
                 font.family: "monospace"
                 font.pixelSize: 12
                 placeholderText: "{% for m in messages %}…{% endfor %}"
+                background: Rectangle { color: drawer.theme.dark ? "#1b1d22" : "white"; border.color: drawer.theme.border; radius: 4 }
                 onTextChanged: previewDelay.restart()
             }
-            Field { text: preview.error ? qsTr("Preview") : qsTr("Preview — %1 tokens, template %2").arg(preview.numTokens).arg(preview.templateName) }
+            Field { text: preview.error ? qsTr("Preview") : qsTr("The prompt of the next answer — %1 tokens, template %2").arg(preview.numTokens).arg(preview.templateName) }
             Rectangle {
                 Layout.fillWidth: true
                 Layout.preferredHeight: 140

@@ -5,6 +5,7 @@
 #include <QFileInfo>
 #include <QGuiApplication>
 #include <QRandomGenerator64>
+#include <QRegularExpression>
 #include <QSettings>
 #include <QUrl>
 
@@ -367,7 +368,10 @@ void ChatController::send(const QString& text) {
   if (model_state_ != "ready") return setError(tr("Load a model first (Models page)."));
   const qint64 conv = current_;
   const ConversationSettings settings = settings_;
-  std::string title = text.simplified().left(48).toStdString();
+  // The title: the first line, without Markdown marks.
+  QString first_line = text.trimmed().section('\n', 0, 0);
+  first_line.remove(QRegularExpression("[*`#_>]"));
+  std::string title = first_line.simplified().left(48).toStdString();
   store_->post([this, conv, content, settings, title](ConversationStore& s) {
     int64_t id = conv;
     if (id == 0) {

@@ -11,13 +11,16 @@ Column {
     property string text
     spacing: 8
 
+    // Delegates are kept while the number of blocks stays the same, so a
+    // streamed answer updates its last block's text instead of rebuilding.
+    readonly property var blocks: controller.markdownBlocks(text)
     Repeater {
-        model: md.controller.markdownBlocks(md.text)
+        model: md.blocks.length
         delegate: Loader {
-            required property var modelData
+            required property int index
+            readonly property var block: md.blocks[index] || ({ code: false, language: "", text: "" })
             width: md.width
-            sourceComponent: modelData.code ? codeBlock : prose
-            property var block: modelData
+            sourceComponent: block.code ? codeBlock : prose
         }
     }
 

@@ -26,7 +26,7 @@ namespace tokamak::cuda {
 
 inline constexpr int32_t kMaxAttentionHeadDim = 256;
 inline constexpr int kAttentionSplits = 16;
-inline constexpr int64_t kMaxSplitTokens = 16;
+inline constexpr int64_t kMaxSplitTokens = 256;  // batched decode of up to 256 sequences
 
 // Scratch bytes the decode path needs (partials of kMaxSplitTokens tokens).
 size_t attention_scratch_bytes(int32_t num_heads, int32_t head_dim);

@@ -334,13 +334,13 @@ TEST(CudaMatmulDp4a, FallsBackToFp32KernelWhereItCannotRun) {
 
 // Whole model, one token per step (decode graphs): with the dp4a path the
 // CUDA backend rounds activations as the CPU backend does, so its logits
-// come closer to the CPU's than with the fp32 kernel (the fp16 KV pool
-// alone moves them by ~3e-4; the fp32 kernel's bound in backend_test is
-// 0.03, which both must meet). Measured on the H200: Q4_K 2.33e-2 -> 2.15e-2,
-// Q6_K 2.29e-2 -> 1.99e-2 (the tiny model's K-quant rows are few blocks, so
-// a single block's rounding shows). A backend captures its graphs with the variant set at its steps,
+// stay within the fp32 kernel's bound in backend_test (0.03). Whether they
+// also come closer than the fp32 kernel's is not stable on this tiny model:
+// on the H200, Q4_K 2.33e-2 -> 2.15e-2 and Q6_K 2.29e-2 -> 1.99e-2, but
+// Q8_0 1.51e-2 -> 1.52e-2 and Q4_0 1.66e-2 -> 1.75e-2 (other steps dominate
+// the gap); the kernel tests above check the rounding itself at 4e-6. A backend captures its graphs with the variant set at its steps,
 // so each variant gets its own backend.
-TEST(CudaMatmulDp4a, DecodeLogitsCloserToCpuBackend) {
+TEST(CudaMatmulDp4a, DecodeLogitsWithinTheBackendBound) {
   TK_REQUIRE_CUDA_DEVICE();
   std::vector<int32_t> tokens = {1};
   for (int32_t i = 1; i < 24; ++i) tokens.push_back((i * 37 + 11) % 64);
@@ -374,7 +374,7 @@ TEST(CudaMatmulDp4a, DecodeLogitsCloserToCpuBackend) {
     std::printf("%s decode vs cpu: fp32 kernel %.2e, dp4a %.2e\n",
                 std::string(tensor_type_name(type)).c_str(), diff[0], diff[1]);
     EXPECT_LT(diff[1], 3e-2);
-    EXPECT_LT(diff[1], diff[0]);
+    EXPECT_LT(diff[0], 3e-2);
   }
 }
 

@@ -168,6 +168,7 @@ Result<std::unique_ptr<Database>> Database::open(const DatabaseOptions& options,
   }
   if (!existed) {
     const fs::path parent = fs::path(path).parent_path();
+    ec.clear();  // fs::status above reported the missing file
     if (!parent.empty()) fs::create_directories(parent, ec);
     if (ec) {
       return make_error(ErrorCode::IoError, fmt::format("{}: cannot create the folder {}: {}", path,

@@ -64,6 +64,18 @@ TEST(Database, CreatesAFreshFileWithWalForeignKeysAndTheLatestSchema) {
   EXPECT_EQ(again->schema_version(), latest_schema_version());
 }
 
+// A bare file name (no folder part) is created in the working directory.
+TEST(Database, CreatesAFileGivenByABareRelativeName) {
+  const fs::path dir = test::fresh_dir("relative");
+  const fs::path cwd = fs::current_path();
+  fs::current_path(dir);
+  auto db = open_ok("t.db");
+  fs::current_path(cwd);
+  ASSERT_TRUE(db);
+  EXPECT_EQ(db->schema_version(), latest_schema_version());
+  EXPECT_TRUE(fs::is_regular_file(dir / "t.db"));
+}
+
 TEST(Database, DefaultPathFollowsXdgDataHome) {
   const char* old_db = std::getenv("TOKAMAK_DB");
   const std::string saved_db = old_db ? old_db : "";

@@ -37,29 +37,7 @@ const Value* arg(CallArgs& a, size_t i, std::string_view name) {
 
 // The items a filter walks over (lists, dict keys, string characters).
 ValueList sequence(const Value& v, std::string_view filter) {
-  switch (v.kind()) {
-    case Value::Kind::Undefined:
-      return {};
-    case Value::Kind::List:
-      return v.items();
-    case Value::Kind::Map: {
-      ValueList keys;
-      for (const auto& [k, e] : v.entries()) keys.push_back(Value::string(k));
-      return keys;
-    }
-    case Value::Kind::String: {
-      ValueList chars;
-      const auto offsets = codepoint_offsets(v.str());
-      for (size_t i = 0; i < offsets.size(); ++i) {
-        const size_t end = i + 1 < offsets.size() ? offsets[i + 1] : v.str().size();
-        chars.push_back(Value::string(v.str().substr(offsets[i], end - offsets[i])));
-      }
-      return chars;
-    }
-    default:
-      fail("filter '" + std::string(filter) + "': '" + std::string(v.type_name()) +
-           "' object is not iterable");
-  }
+  return iterable_items(v, "filter '" + std::string(filter) + "': ");
 }
 
 // Dotted attribute path ("a.b" or "0") as jinja's make_attrgetter reads it.
@@ -477,6 +455,31 @@ bool apply_test(const std::string& name, const Value& v, CallArgs& a, Interprete
   if (name == "le") return c <= 0;
   if (name == "gt" || name == "greaterthan") return c > 0;
   return c >= 0;  // ge
+}
+
+ValueList iterable_items(const Value& v, std::string_view context) {
+  switch (v.kind()) {
+    case Value::Kind::Undefined:
+      return {};
+    case Value::Kind::List:
+      return v.items();
+    case Value::Kind::Map: {
+      ValueList keys;
+      for (const auto& [k, e] : v.entries()) keys.push_back(Value::string(k));
+      return keys;
+    }
+    case Value::Kind::String: {
+      ValueList chars;
+      const auto offsets = codepoint_offsets(v.str());
+      for (size_t i = 0; i < offsets.size(); ++i) {
+        const size_t end = i + 1 < offsets.size() ? offsets[i + 1] : v.str().size();
+        chars.push_back(Value::string(v.str().substr(offsets[i], end - offsets[i])));
+      }
+      return chars;
+    }
+    default:
+      fail(std::string(context) + "'" + std::string(v.type_name()) + "' object is not iterable");
+  }
 }
 
 }  // namespace tokamak::jinja

@@ -29,4 +29,9 @@ ValueItems global_functions();
 // Python's `in`: substring, list member or dict key.
 bool contains(const Value& container, const Value& item);
 
+// What `for x in v` and the sequence filters walk over: list items, dict
+// keys, string characters (undefined: nothing). Anything else fails with
+// context + "'<type>' object is not iterable".
+ValueList iterable_items(const Value& v, std::string_view context);
+
 }  // namespace tokamak::jinja

@@ -103,32 +103,6 @@ Interpreter::Flow Interpreter::exec_node(const Node& n, std::string& out) {
 
 namespace {
 
-// What `for x in v` walks over: list items, dict keys, string characters.
-ValueList iteration_items(const Value& v) {
-  switch (v.kind()) {
-    case Value::Kind::Undefined:
-      return {};
-    case Value::Kind::List:
-      return v.items();
-    case Value::Kind::Map: {
-      ValueList keys;
-      for (const auto& [k, e] : v.entries()) keys.push_back(Value::string(k));
-      return keys;
-    }
-    case Value::Kind::String: {
-      ValueList chars;
-      const auto offsets = codepoint_offsets(v.str());
-      for (size_t i = 0; i < offsets.size(); ++i) {
-        const size_t end = i + 1 < offsets.size() ? offsets[i + 1] : v.str().size();
-        chars.push_back(Value::string(v.str().substr(offsets[i], end - offsets[i])));
-      }
-      return chars;
-    }
-    default:
-      fail("'" + std::string(v.type_name()) + "' object is not iterable");
-  }
-}
-
 Value loop_object(const ValueList& items, size_t i) {
   const auto n = static_cast<int64_t>(items.size());
   const auto k = static_cast<int64_t>(i);
@@ -156,14 +130,14 @@ Value loop_object(const ValueList& items, size_t i) {
 }  // namespace
 
 Interpreter::Flow Interpreter::exec_for(const Node& n, std::string& out) {
-  ValueList all = iteration_items(eval(*n.expr));
+  ValueList all = iterable_items(eval(*n.expr), "");
   Scope* outer = scope_;
   auto bind = [&](Scope& s, const Value& item) {
     if (n.targets.size() == 1) {
       s.vars.emplace_back(n.targets[0], item);
       return;
     }
-    const ValueList parts = iteration_items(item);
+    const ValueList parts = iterable_items(item, "");
     if (parts.size() != n.targets.size()) {
       fail("cannot unpack " + std::to_string(parts.size()) + " values into " +
            std::to_string(n.targets.size()) + " loop variables");
@@ -243,7 +217,7 @@ void Interpreter::exec_set(const Node& n, Value v) {
     assign(n.targets[0], std::move(v));
     return;
   }
-  const ValueList parts = iteration_items(v);
+  const ValueList parts = iterable_items(v, "");
   if (parts.size() != n.targets.size()) {
     fail("cannot unpack " + std::to_string(parts.size()) + " values into " +
          std::to_string(n.targets.size()) + " variables");

@@ -15,55 +15,18 @@
 #include <vector>
 
 #include "aidreams.h"
+#include "cli_runner.h"
 #include "scratch_dir.h"
-
-#ifndef TOKAMAK_CLI
-#define TOKAMAK_CLI ""
-#endif
 
 namespace tokamak {
 namespace {
 
-struct CliRun {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
+using test::CliRun;
+using test::read_file;
 
 // Runs the CLI with `args` (no shell), stdin from /dev/null.
 CliRun run_cli(const std::vector<std::string>& args) {
-  const std::string dir = test::scratch_dir("bench_serve_cli");
-  const std::string out = dir + "/stdout", err = dir + "/stderr";
-  std::vector<std::string> argv_s = {TOKAMAK_CLI};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const int fi = open("/dev/null", O_RDONLY);
-    const int fo = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int fe = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(fi, 0);
-    dup2(fo, 1);
-    dup2(fe, 2);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  CliRun r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = read_file(out);
-  r.err = read_file(err);
-  return r;
+  return test::run_cli_in(test::scratch_dir("bench_serve_cli"), args);
 }
 
 std::vector<std::string> base_args(const std::string& dir) {

@@ -16,34 +16,21 @@
 #include <vector>
 
 #include "aidreams.h"
+#include "cli_runner.h"
 #include "gguf/gguf_writer.h"
 #include "scratch_dir.h"
 
-#ifndef TOKAMAK_CLI
-#define TOKAMAK_CLI ""
-#endif
-
 namespace tokamak {
 namespace {
+
+using test::CliRun;
+using test::read_file;
 
 namespace fs = std::filesystem;
 
 const std::string kData = TOKAMAK_SHARED_DATA;
 const std::string kAidreams = kData + "/models/aidreams260K/aidreams260K-llamacpp-f32.gguf";
 const std::string kSpmVocab = kData + "/tokenizers/gguf/vocab-llama2-spm.gguf";
-
-struct CliRun {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
 
 fs::path scratch() {
   fs::path dir = ::tokamak::test::scratch_dir("cli_test");
@@ -53,33 +40,7 @@ fs::path scratch() {
 
 // Runs the CLI with `args` (no shell: arguments pass through exactly).
 CliRun run_cli(const std::vector<std::string>& args, const std::string& stdin_text = "") {
-  const fs::path dir = scratch();
-  const std::string in = (dir / "stdin").string(), out = (dir / "stdout").string(),
-                    err = (dir / "stderr").string();
-  std::ofstream(in, std::ios::binary) << stdin_text;
-  std::vector<std::string> argv_s = {TOKAMAK_CLI};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const int fi = open(in.c_str(), O_RDONLY);
-    const int fo = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int fe = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(fi, 0);
-    dup2(fo, 1);
-    dup2(fe, 2);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  CliRun r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = read_file(out);
-  r.err = read_file(err);
-  return r;
+  return test::run_cli_in(scratch().string(), args, stdin_text);
 }
 
 std::vector<int32_t> parse_ids(const std::string& line) {

@@ -21,35 +21,22 @@
 #include <vector>
 
 #include "aidreams.h"
+#include "cli_runner.h"
 #include "gguf/gguf_file.h"
 #include "gguf/gguf_writer.h"
 #include "scratch_dir.h"
 
-#ifndef TOKAMAK_CLI
-#define TOKAMAK_CLI ""
-#endif
-
 namespace tokamak {
 namespace {
+
+using test::CliRun;
+using test::read_file;
 
 namespace fs = std::filesystem;
 using json = nlohmann::ordered_json;
 
 const std::string kData = TOKAMAK_SHARED_DATA;
 const std::string kFixtures = std::string(TOKAMAK_SOURCE_DIR) + "/tests/fixtures/templates/";
-
-struct CliRun {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
 
 void write_file(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
@@ -62,30 +49,7 @@ fs::path scratch() {
 }
 
 CliRun run_cli(const std::vector<std::string>& args, const std::string& stdin_text = "") {
-  const fs::path dir = scratch();
-  const std::string in = (dir / "stdin").string(), out = (dir / "stdout").string(),
-                    err = (dir / "stderr").string();
-  write_file(in, stdin_text);
-  std::vector<std::string> argv_s = {TOKAMAK_CLI};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    dup2(open(in.c_str(), O_RDONLY), 0);
-    dup2(open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), 1);
-    dup2(open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), 2);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  CliRun r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = read_file(out);
-  r.err = read_file(err);
-  return r;
+  return test::run_cli_in(scratch().string(), args, stdin_text);
 }
 
 json real_templates() { return json::parse(read_file(kData + "/chat-templates/templates.json")); }

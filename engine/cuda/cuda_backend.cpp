@@ -3,13 +3,13 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "cpu/cpu_backend.h"  // resolve_kv_config
 #include "cpu/step_check.h"
-#include "cuda/add_bias.cuh"
 #include "cuda/attention.cuh"
 #include "cuda/cuda_check.h"
 #include "cuda/decode_graphs.h"
@@ -17,13 +17,13 @@
 #include "cuda/device_weights.h"
 #include "cuda/embedding.cuh"
 #include "cuda/fault_injection.cuh"
-#include "cuda/kv_store.cuh"
 #include "cuda/matmul.cuh"
 #include "cuda/op_timer.h"
 #include "cuda/prefill_gemm.h"
 #include "cuda/residual_add.cuh"
 #include "cuda/rms_norm.cuh"
 #include "cuda/rope.cuh"
+#include "cuda/rope_kv_store.cuh"
 #include "cuda/sampling.cuh"
 #include "cuda/step_upload.h"
 #include "cuda/swiglu.cuh"
@@ -38,6 +38,7 @@ using cuda::Layout;
 struct WorkspaceLayout {
   size_t x, xb, q, k, v, att, delta, gate, up, logits;  // floats
   size_t inv_freq;                                      // (rope_dim / 2) floats
+  size_t rope_cs;      // (T, rope_dim / 2) float2: the step's (cos, sin), launch_rope_table
   size_t att_scratch;  // split-K attention partials (attention_scratch_bytes)
   size_t ids;          // (T) sampled ids
   size_t bytes;
@@ -58,6 +59,7 @@ WorkspaceLayout workspace_layout(const ModelSpec& s, int64_t T) {
   w.up = l.add(T * s.hidden_dim * f);
   w.logits = l.add(T * s.vocab_size * f);
   w.inv_freq = l.add(std::max(1, s.rope.dim / 2) * f);
+  w.rope_cs = l.add(T * std::max(1, s.rope.dim / 2) * sizeof(float2));
   w.att_scratch = l.add(cuda::attention_scratch_bytes(s.num_heads, s.head_dim));
   w.ids = l.add(T * sizeof(int32_t));
   w.bytes = l.bytes();
@@ -106,6 +108,10 @@ class CudaBackend final : public Backend {
   // Uploads weights, allocates the KV pool and workspaces.
   Status init() {
     TK_CUDA_TRY(cudaSetDevice(device_));
+    // TOKAMAK_CUDA_SPLIT_DECODES=0: mixed steps run all rows through one
+    // attention kernel (for comparisons).
+    const char* split = std::getenv("TOKAMAK_CUDA_SPLIT_DECODES");
+    split_decodes_ = split == nullptr || std::string(split) != "0";
     TK_CUDA_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     TK_ASSIGN(weights_, cuda::upload_weights(model_->weights()));
     const int64_t kv_bytes = kv_pool_bytes(spec_, kv_config_);
@@ -161,6 +167,7 @@ class CudaBackend final : public Backend {
 
  private:
   float* f(size_t offset) const { return ws_.as<float>(offset); }
+  float2* rope_cs() const { return ws_.as<float2>(layout_.rope_cs); }
 
   Status check(const StepPlan& plan, size_t logits_size) const {
     if (fault_)
@@ -201,6 +208,7 @@ class CudaBackend final : public Backend {
               std::span<int32_t> ids) {
     TK_CUDA_TRY(cudaSetDevice(device_));
     const int32_t decode = decode_bucket(plan);
+    num_leading_decodes_ = decode > 0 ? 0 : leading_decodes(plan);
     const int32_t bucket = use_graphs_ ? decode : 0;  // 0: no graph
     const bool sample = !ids.empty();
     // A decode step picks GEMM or matmul for its bucket, graph or not.
@@ -238,6 +246,39 @@ class CudaBackend final : public Backend {
     return {};
   }
 
+  // Leading tokens of the plan that are their sequence's only token (the
+  // runtime's scheduler lists decodes first).
+  int64_t leading_decodes(const StepPlan& plan) {
+    seq_tokens_.assign(plan.sequences.size(), 0);
+    for (const int32_t s : plan.token_seq) ++seq_tokens_[s];
+    const int64_t n = static_cast<int64_t>(plan.tokens.size());
+    int64_t d = 0;
+    while (d < n && seq_tokens_[plan.token_seq[d]] == 1) ++d;
+    return d;
+  }
+
+  // att (n, q_dim) = attention of q. A step too long for flash-decoding
+  // (> kMaxSplitTokens tokens) still runs its leading decode rows through it,
+  // in pieces, and only the prompt chunks after them through the prefill
+  // kernel, which would take a decode row (one query, its own keys) a tile.
+  Status attention(const float* q, const __half* k_pool, const __half* v_pool, int64_t n) {
+    const int64_t d = split_decodes_ && n > cuda::kMaxSplitTokens ? num_leading_decodes_ : 0;
+    const int64_t q_dim = spec_.q_dim();
+    auto launch = [&](int64_t first, int64_t count) {
+      cuda::PagedKv view = kv_view_;
+      view.positions += first;
+      view.token_seq += first;
+      return cuda::launch_attention(view, q + first * q_dim, k_pool, v_pool, spec_.num_heads,
+                                    spec_.num_kv_heads, spec_.head_dim, count,
+                                    f(layout_.att_scratch), f(layout_.att) + first * q_dim,
+                                    stream_);
+    };
+    for (int64_t t = 0; t < d; t += cuda::kMaxSplitTokens)
+      TK_CUDA_TRY(launch(t, std::min(cuda::kMaxSplitTokens, d - t)));
+    if (d < n) TK_CUDA_TRY(launch(d, n - d));
+    return {};
+  }
+
   // Ends the interval of `op` when op timing is on (benchmarks).
   Status mark(cuda::OpTimer::Op op) { return timing_ ? timer_.mark(stream_, op) : Status{}; }
 
@@ -256,6 +297,9 @@ class CudaBackend final : public Backend {
     TK_CUDA_TRY(cuda::launch_embedding(embd.type, embd.data, embd.row_bytes, spec_.dim, b.tokens, n,
                                        f(layout_.x), stream_));
     TK_TRY(mark(cuda::OpTimer::kEmbedding));
+    TK_CUDA_TRY(cuda::launch_rope_table(b.positions, f(layout_.inv_freq), spec_.rope.dim / 2, n,
+                                        rope_cs(), stream_));
+    TK_TRY(mark(cuda::OpTimer::kRopeKv));
     const float* pending = nullptr;  // residual delta not yet added to x
     for (int32_t l = 0; l < spec_.num_layers; ++l) {
       TK_TRY(attention_block(l, n, pending));
@@ -278,7 +322,29 @@ class CudaBackend final : public Backend {
     return mark(cuda::OpTimer::kSampling);
   }
 
+  // The fused bias + rope + KV store of one layer (rope_kv_store.cuh).
+  cuda::RopeKvArgs rope_kv_args(const cuda::DeviceLayer& w, float* q, const float* k,
+                                const float* v, __half* k_pool, __half* v_pool) const {
+    cuda::RopeKvArgs a;
+    a.neox = spec_.rope_style == RopeStyle::Neox;
+    a.cos_sin = rope_cs();
+    a.rope_dim = spec_.rope.dim;
+    a.head_dim = spec_.head_dim;
+    a.num_heads = spec_.num_heads;
+    a.num_kv_heads = spec_.num_kv_heads;
+    a.q = q;
+    a.k = k;
+    a.v = v;
+    a.bq = w.bq;  // nullptr without biases
+    a.bk = w.bk;
+    a.bv = w.bv;
+    a.k_pool = k_pool;
+    a.v_pool = v_pool;
+    return a;
+  }
+
   // x += wo · attention(rope(wq xn), rope(wk xn), wv xn), xn = rms_norm(x + pending)
+  // (biases, when the model has them, added before the rope)
   Status attention_block(int32_t l, int64_t n, const float* pending) {
     const cuda::DeviceLayer& w = weights_.layers[l];
     float *x = f(layout_.x), *xb = f(layout_.xb), *q = f(layout_.q), *k = f(layout_.k),
@@ -290,24 +356,12 @@ class CudaBackend final : public Backend {
     float* const qkv_out[3] = {q, k, v};
     TK_TRY(gemm_.run_group(qkv, qkv_out, 3, xb, n));
     TK_TRY(mark(cuda::OpTimer::kGemm));
-    if (w.bq) {
-      TK_CUDA_TRY(cuda::launch_add_bias(q, w.bq, n, spec_.q_dim(), stream_));
-      TK_CUDA_TRY(cuda::launch_add_bias(k, w.bk, n, spec_.kv_dim(), stream_));
-      TK_CUDA_TRY(cuda::launch_add_bias(v, w.bv, n, spec_.kv_dim(), stream_));
-    }
-    const bool neox = spec_.rope_style == RopeStyle::Neox;
-    const float* inv_freq = f(layout_.inv_freq);
-    TK_CUDA_TRY(cuda::launch_rope(neox, kv_view_.positions, inv_freq, spec_.rope.dim,
-                                  spec_.head_dim, spec_.num_heads, n, q, stream_));
-    TK_CUDA_TRY(cuda::launch_rope(neox, kv_view_.positions, inv_freq, spec_.rope.dim,
-                                  spec_.head_dim, spec_.num_kv_heads, n, k, stream_));
     __half* k_pool = kv_.as<__half>() + (2 * l) * layer_pool_floats_;
     __half* v_pool = k_pool + layer_pool_floats_;
-    TK_CUDA_TRY(cuda::launch_kv_store(kv_view_, k, v, n, k_pool, v_pool, stream_));
+    TK_CUDA_TRY(
+        cuda::launch_rope_kv_store(kv_view_, rope_kv_args(w, q, k, v, k_pool, v_pool), n, stream_));
     TK_TRY(mark(cuda::OpTimer::kRopeKv));
-    TK_CUDA_TRY(cuda::launch_attention(kv_view_, q, k_pool, v_pool, spec_.num_heads,
-                                       spec_.num_kv_heads, spec_.head_dim, n,
-                                       f(layout_.att_scratch), f(layout_.att), stream_));
+    TK_TRY(attention(q, k_pool, v_pool, n));
     TK_TRY(mark(cuda::OpTimer::kAttention));
     TK_TRY(gemm_.run(w.wo, f(layout_.att), n, f(layout_.delta)));
     return mark(cuda::OpTimer::kGemm);
@@ -351,6 +405,9 @@ class CudaBackend final : public Backend {
   cuda::OpTimer timer_;
   bool timing_ = false;  // this step records op events
   bool fail_next_step_ = false;
+  bool split_decodes_ = true;         // see attention()
+  int64_t num_leading_decodes_ = 0;   // of the step being run (0 for graphs)
+  std::vector<int32_t> seq_tokens_;   // tokens per sequence, leading_decodes()
   std::optional<Error> fault_;
 };
 

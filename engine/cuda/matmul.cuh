@@ -1,12 +1,13 @@
 // Quantized matrix products with dequantization fused in, fp32 accumulation:
 //   y (num_tokens, rows) = x (num_tokens, n) · W^T,   W (rows, n) in `type`
 //
-// Decode and small batches (see matmul.cu): each warp owns a group of rows
-// and streams them in segments of about 1 KiB per row through its own
-// 3-stage shared-memory ring (cp.async, 16-byte copies, two segments in
-// flight while one is reduced); each lane dots 16-value pieces of every row
-// with up to 16 token rows of x, so each weight byte is read once per pass.
-// Warps loop over row groups (grid <= a few blocks per SM).
+// Decode and small batches (1..16 tokens per pass, see matmul_ring.cuh):
+// each warp owns groups of 4 or 2 rows and streams them in segments of
+// about 1-2 KiB per row through its own 3-stage shared-memory ring
+// (cp.async, 16-byte copies, two segments in flight while one is reduced);
+// each lane dots pieces of every row with the token rows of x, so each
+// weight byte is read once per pass. Warps loop over row groups (grid <= the
+// resident blocks). Block types default to the dp4a kernel (x as int8).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -40,12 +41,22 @@ cudaError_t launch_matmul(const MatmulWeight& w, const float* x, int64_t num_tok
 cudaError_t launch_matmul_group(const MatmulWeight* weights, float* const* ys, int count,
                                 const float* x, int64_t num_tokens, cudaStream_t stream);
 
-// Benchmarks only: the one-token kernel's inner loop, 0 (default): one
-// 16-value piece per lane at a time; 1: two pieces, their x loads together;
-// 2 (kMatmulDecodeDp4a, matmul_dp4a.cuh): block types (any token count) take
-// the int8 x + dp4a kernel (the CPU backend's rounding), float types as 0;
-// 3: the same with 2 rows per warp.
-// Not thread-safe; set it before launching.
+// Which decode kernel launch_matmul[_group] takes (benchmarks and tests;
+// process-global, not thread-safe: set it before launching or capturing).
+//   kMatmulDecodeAuto (the default): block types (Q4_0, Q8_0, Q4_K, Q6_K)
+//     take the int8-x dp4a kernel (matmul_dp4a.cuh, the CPU backend's
+//     activation rounding), float types the fp32 kernel; 4 or 2 rows per
+//     warp by the weights' row count (decode_rows_per_warp).
+//   kMatmulDecodeFp32 / ...TwoRows: the fp32 kernel for every type (x exact,
+//     fp32 products), 4 / 2 rows per warp for 1 token.
+//   kMatmulDecodeDp4a / ...TwoRows: the dp4a kernel for block types, 4 / 2
+//     rows per warp; float types as the fp32 kernel with 4 / 2 rows.
+inline constexpr int kMatmulDecodeAuto = -1;
+inline constexpr int kMatmulDecodeFp32 = 0;
+inline constexpr int kMatmulDecodeFp32TwoRows = 1;
+inline constexpr int kMatmulDecodeDp4a = 2;
+inline constexpr int kMatmulDecodeDp4aTwoRows = 3;
 void set_matmul_decode_variant(int variant);
+int matmul_decode_variant();
 
 }  // namespace tokamak::cuda

@@ -8,12 +8,12 @@
 // Inside a piece the sum is exact integer arithmetic, as in the CPU's
 // vec_dot; only the fp32 order of the per-piece terms differs from it.
 //
-// Selected by set_matmul_decode_variant(kMatmulDecodeDp4a) (matmul.cuh);
-// launch_matmul[_group] then comes here for block types, any token count.
-// Memory pipeline as the fp32 kernel's (weights staged per warp through a
-// 2-stage cp.async ring, 16-byte copies); x is quantized by every block
-// into shared memory while its first segments are in flight, so there is
-// no extra launch and no scratch buffer.
+// The default for block types (kMatmulDecodeAuto, matmul.cuh):
+// launch_matmul[_group] comes here for them, any token count. Memory side
+// shared with the fp32 kernel (matmul_ring.cuh: per-warp 3-stage cp.async
+// ring of 1024-value row segments); x is quantized by every block into
+// shared memory while its first segments are in flight, so there is no
+// extra launch and no scratch buffer.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -23,12 +23,6 @@
 #include "cuda/matmul.cuh"
 
 namespace tokamak::cuda {
-
-// The variant values of set_matmul_decode_variant that select this path:
-// 4 rows per warp for 1..4 tokens, or 2 (more warps, fewer bytes each; for
-// the benchmark to compare). 5+ tokens: 2 rows x 8 tokens per pass.
-inline constexpr int kMatmulDecodeDp4a = 2;
-inline constexpr int kMatmulDecodeDp4aTwoRows = 3;
 
 // Raises every instantiation's shared-memory limit now (cudaFuncSetAttribute),
 // so that no first launch does it inside a graph capture;
@@ -41,9 +35,10 @@ bool matmul_dp4a_supports(TensorType type);
 // As launch_matmul_group (same checks); cudaErrorNotSupported, with nothing
 // launched, when the type is not a block type or the quantized x of one
 // pass (up to 8 tokens x n bytes plus scales) does not fit in shared memory
-// (the caller then takes the fp32 kernel). rows_per_warp: 4 or 2.
+// (the caller then takes the fp32 kernel). rows_per_warp for 1..4 tokens:
+// 4, 2, or 0 = by the row count (decode_rows_per_warp, matmul_ring.cuh).
 cudaError_t launch_matmul_dp4a(const MatmulWeight* weights, float* const* ys, int count,
                                const float* x, int64_t num_tokens, cudaStream_t stream,
-                               int rows_per_warp = 4);
+                               int rows_per_warp = 0);
 
 }  // namespace tokamak::cuda

@@ -1,13 +1,14 @@
 // Pieces of the dp4a decode matvec (matmul_dp4a.cu): 32 values of a weight
-// row, read from a row segment staged in shared memory, as 8 words of int8
+// row, read from a row segment staged in shared memory (segments of 1024
+// values: one piece per lane and row), as 8 words of int8
 // for dp4a, and their dot with 32 int8 values of x. Host and device code
 // (the intrinsics have host versions), so tests check the layouts against
 // the CPU's vec_dot without a GPU.
 //
 //   type   segment values  piece p of a segment (32 values)
-//   Q4_0   2048            block p (x: Q8_0 blocks of 32 with sums)
+//   Q4_0   1024            block p (x: Q8_0 blocks of 32 with sums)
 //   Q8_0   1024            block p (x: Q8_0 blocks of 32)
-//   Q4_K   2048            sub-block p % 8 of block p / 8 (x: Q8_K, 32-sums)
+//   Q4_K   1024            sub-block p % 8 of block p / 8 (x: Q8_K, 32-sums)
 //   Q6_K   1024            run p % 8 of block p / 8: half k / 4, values
 //                          128h + 32(k % 4) + l, scale groups 2 (x: Q8_K)
 #pragma once
@@ -106,7 +107,7 @@ struct Dp4a;
 // Q4_0: piece p = block p of the segment; x in Q8_0 blocks with sums.
 template <>
 struct Dp4a<TensorType::Q4_0> {
-  static constexpr int kSegValues = 2048, kBlockValues = 32, kBlockBytes = 18, kXBlock = 32;
+  static constexpr int kSegValues = 1024, kBlockValues = 32, kBlockBytes = 18, kXBlock = 32;
   __host__ __device__ static void decode(const uint8_t* seg, bool, int p, WeightPiece& w) {
     const uint8_t* blk = seg + 18 * p;
     w.d = half_bits_to_f32(load_u16_a2(blk));
@@ -142,7 +143,7 @@ struct Dp4a<TensorType::Q8_0> {
 // Q4_K: piece p = sub-block p % 8 of block p / 8; x in Q8_K blocks.
 template <>
 struct Dp4a<TensorType::Q4_K> {
-  static constexpr int kSegValues = 2048, kBlockValues = 256, kBlockBytes = 144, kXBlock = 256;
+  static constexpr int kSegValues = 1024, kBlockValues = 256, kBlockBytes = 144, kXBlock = 256;
   __host__ __device__ static void decode(const uint8_t* seg, bool aligned16, int p,
                                          WeightPiece& w) {
     const uint8_t* blk = seg + 144 * (p >> 3);

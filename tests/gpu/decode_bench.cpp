@@ -5,7 +5,9 @@
 // be synth:PRESET:MIX (a random-weight model written to the temp folder
 // first, with app/synth). gpu_decode_bench --kernels times the decode
 // kernels alone (kernel_bench.cpp). TOKAMAK_MATMUL_DECODE_VARIANT=N sets
-// cuda::set_matmul_decode_variant(N) first (2: the dp4a matvec).
+// cuda::set_matmul_decode_variant(N) first (0: the fp32 matvec for every
+// type; default -1: dp4a for block types), TOKAMAK_GEMM_MIN_TOKENS=N the
+// backend's gemm_min_tokens.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -86,8 +88,8 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "usage: gpu_decode_bench MODEL [PROMPT_TOKENS] [DECODE_TOKENS]\n");
     return 2;
   }
-  // TOKAMAK_MATMUL_DECODE_VARIANT=2: the dp4a matvec for block types (see
-  // cuda/matmul_dp4a.cuh), to compare whole-model decode with the default.
+  // TOKAMAK_MATMUL_DECODE_VARIANT=0: the fp32 matvec for block types too
+  // (see cuda/matmul.cuh), to compare whole-model decode with the default.
   const char* variant = std::getenv("TOKAMAK_MATMUL_DECODE_VARIANT");
   if (variant) cuda::set_matmul_decode_variant(std::atoi(variant));
   const int32_t num_prompt = argc > 2 ? std::atoi(argv[2]) : 128;
@@ -122,6 +124,9 @@ int run(int argc, char** argv) {
   o.max_step_tokens = std::max(num_prompt, 1);
   o.kv.block_size = 16;
   o.kv.num_blocks = (num_prompt + num_decode + 15) / 16 + 1;
+  // TOKAMAK_GEMM_MIN_TOKENS=N: steps of fewer tokens take the matmul kernels
+  // (e.g. 2: F16 decode on the matvec instead of cuBLAS).
+  if (const char* g = std::getenv("TOKAMAK_GEMM_MIN_TOKENS")) o.gemm_min_tokens = std::atoi(g);
   const CudaMemoryPlan plan = plan_cuda_memory(**model, o);
   auto backend = make_cuda_backend(*model, o);
   if (!backend.ok()) {

@@ -94,6 +94,10 @@ float* device_floats(size_t count, float value) {
   return p;
 }
 
+std::string variant_name(int variant) {
+  return variant == cuda::kMatmulDecodeAuto ? "A" : std::to_string(variant);
+}
+
 constexpr TensorType kTypes[] = {TensorType::Q4_0, TensorType::Q8_0, TensorType::Q4_K,
                                  TensorType::Q6_K, TensorType::F16,  TensorType::BF16,
                                  TensorType::F32};
@@ -110,20 +114,23 @@ void matvec_table(double copy_gbps) {
       BenchMatrix m(type, rows, n, rng);
       if (!m.data) continue;
       cuda::MatmulWeight w{m.data, type, rows, n, m.row_bytes};
-      // v2, v3: the dp4a path (int8 x; 4 or 2 rows per warp), block types only.
-      const int num_variants = cuda::matmul_dp4a_supports(type) ? 4 : 2;
-      for (int variant = 0; variant < num_variants; ++variant) {
+      // vA: the default (kMatmulDecodeAuto); v0, v1: the fp32 kernel with 4
+      // or 2 rows per warp; v2, v3: the dp4a kernel (int8 x), block types only.
+      const bool dp4a = cuda::matmul_dp4a_supports(type);
+      for (int variant : {cuda::kMatmulDecodeAuto, 0, 1, 2, 3}) {
+        if (variant >= 2 && !dp4a) continue;
         cuda::set_matmul_decode_variant(variant);
         const double us = us_per_launch(4 * m.copies, [&](int i) {
           w.data = m.data + (i % m.copies) * m.bytes;
           cuda::launch_matmul(w, x, 1, y, nullptr);
         });
         const double gbps = m.bytes / (us * 1e-6) / 1e9;
-        std::printf("matvec %-5s %6lld x %-6lld v%d %9.1f us %8.1f GB/s %6.1f%%\n",
+        std::printf("matvec %-5s %6lld x %-6lld v%s %9.1f us %8.1f GB/s %6.1f%%\n",
                     std::string(tensor_type_name(type)).c_str(), static_cast<long long>(rows),
-                    static_cast<long long>(n), variant, us, gbps, 100.0 * gbps / copy_gbps);
+                    static_cast<long long>(n), variant_name(variant).c_str(), us, gbps,
+                    100.0 * gbps / copy_gbps);
       }
-      cuda::set_matmul_decode_variant(0);
+      cuda::set_matmul_decode_variant(cuda::kMatmulDecodeAuto);
     }
   }
   cudaFree(x);
@@ -142,11 +149,11 @@ void batch_table() {
       BenchMatrix m(type, rows, n, rng);
       if (!m.data) continue;
       cuda::MatmulWeight w{m.data, type, rows, n, m.row_bytes};
-      for (int variant : {0, cuda::kMatmulDecodeDp4a, cuda::kMatmulDecodeDp4aTwoRows}) {
-        if (variant != 0 && !cuda::matmul_dp4a_supports(type)) continue;
+      for (int variant : {cuda::kMatmulDecodeAuto, cuda::kMatmulDecodeFp32}) {
         cuda::set_matmul_decode_variant(variant);
-        std::printf("batch %-5s %6lld x %-6lld v%d", std::string(tensor_type_name(type)).c_str(),
-                    static_cast<long long>(rows), static_cast<long long>(n), variant);
+        std::printf("batch %-5s %6lld x %-6lld v%s", std::string(tensor_type_name(type)).c_str(),
+                    static_cast<long long>(rows), static_cast<long long>(n),
+                    variant_name(variant).c_str());
         for (int64_t tokens : {1, 2, 4, 8, 16, 32}) {
           const double mm = us_per_launch(4 * m.copies, [&](int i) {
             w.data = m.data + (i % m.copies) * m.bytes;
@@ -156,7 +163,7 @@ void batch_table() {
         }
         std::printf("\n");
       }
-      cuda::set_matmul_decode_variant(0);
+      cuda::set_matmul_decode_variant(cuda::kMatmulDecodeAuto);
     }
   }
   cudaFree(x);

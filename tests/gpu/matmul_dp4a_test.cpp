@@ -35,11 +35,12 @@ namespace {
 using gpu_testing::DeviceArray;
 using gpu_testing::random_floats;
 
-// Sets the decode variant for a scope (it is process-global).
+// Sets the decode variant for a scope (it is process-global), then the
+// default again.
 class VariantScope {
  public:
   explicit VariantScope(int variant) { cuda::set_matmul_decode_variant(variant); }
-  ~VariantScope() { cuda::set_matmul_decode_variant(0); }
+  ~VariantScope() { cuda::set_matmul_decode_variant(cuda::kMatmulDecodeAuto); }
 };
 
 struct QuantMatrix {
@@ -106,7 +107,9 @@ TEST_P(MatmulDp4aTest, MatchesCpuQuantizedDot) {
   cpu_product(c.type, m, x, c.rows, c.n, c.num_tokens, ref, magnitude);
 
   double max_dp4a = 0;
-  for (int variant : {cuda::kMatmulDecodeDp4aTwoRows, cuda::kMatmulDecodeDp4a}) {
+  // 2 and 4 rows per warp, and the default (rows by the matrix size).
+  for (int variant :
+       {cuda::kMatmulDecodeDp4aTwoRows, cuda::kMatmulDecodeDp4a, cuda::kMatmulDecodeAuto}) {
     SCOPED_TRACE("variant " + std::to_string(variant));
     std::vector<float> y;
     {
@@ -127,7 +130,10 @@ TEST_P(MatmulDp4aTest, MatchesCpuQuantizedDot) {
   // The point of the path: closer to the CPU backend than the fp32 kernel
   // (exact x), which differs from it by the activation rounding (~1e-3).
   dy.poison();
-  TK_EXPECT_CUDA_OK(cuda::launch_matmul(w, dx.get(), c.num_tokens, dy.get(), nullptr));
+  {
+    VariantScope fp32(cuda::kMatmulDecodeFp32);
+    TK_EXPECT_CUDA_OK(cuda::launch_matmul(w, dx.get(), c.num_tokens, dy.get(), nullptr));
+  }
   const std::vector<float> y_fp32 = dy.download();
   double max_fp32 = 0;
   for (size_t i = 0; i < y_fp32.size(); ++i)
@@ -268,10 +274,11 @@ TEST(CudaMatmulDp4a, PiecesOnTheHostMatchCpuDot) {
   }
 }
 
-// q/k/v-like groups in one launch: each output exactly as its own launch.
+// q/k/v-like groups in one launch: each output exactly as its own launch
+// (the default path: 4 or 2 rows per warp by the group's rows, the same
+// sums either way).
 TEST(CudaMatmulDp4a, GroupEqualsSeparateProducts) {
   TK_REQUIRE_CUDA_DEVICE();
-  VariantScope dp4a(cuda::kMatmulDecodeDp4a);
   for (TensorType type : {TensorType::Q4_0, TensorType::Q6_K}) {
     const int64_t n = 1024, rows[3] = {5, 64, 33};
     for (int64_t tokens : {1, 7}) {
@@ -317,11 +324,11 @@ TEST(CudaMatmulDp4a, FallsBackToFp32KernelWhereItCannotRun) {
     DeviceArray<float> dx(random_floats(c.tokens * c.n, 92));
     DeviceArray<float> da(c.tokens * rows), db(c.tokens * rows);
     const cuda::MatmulWeight w{dw.get(), c.type, rows, c.n, m.row_bytes};
+    TK_EXPECT_CUDA_OK(cuda::launch_matmul(w, dx.get(), c.tokens, da.get(), nullptr));
     {
-      VariantScope dp4a(cuda::kMatmulDecodeDp4a);
-      TK_EXPECT_CUDA_OK(cuda::launch_matmul(w, dx.get(), c.tokens, da.get(), nullptr));
+      VariantScope fp32(cuda::kMatmulDecodeFp32);
+      TK_EXPECT_CUDA_OK(cuda::launch_matmul(w, dx.get(), c.tokens, db.get(), nullptr));
     }
-    TK_EXPECT_CUDA_OK(cuda::launch_matmul(w, dx.get(), c.tokens, db.get(), nullptr));
     const std::vector<float> a = da.download(), b = db.download();
     for (size_t i = 0; i < a.size(); ++i) {
       ASSERT_TRUE(std::isfinite(a[i])) << tensor_type_name(c.type) << " output " << i;
@@ -338,8 +345,8 @@ TEST(CudaMatmulDp4a, FallsBackToFp32KernelWhereItCannotRun) {
 // also come closer than the fp32 kernel's is not stable on this tiny model:
 // on the H200, Q4_K 2.33e-2 -> 2.15e-2 and Q6_K 2.29e-2 -> 1.99e-2, but
 // Q8_0 1.51e-2 -> 1.52e-2 and Q4_0 1.66e-2 -> 1.75e-2 (other steps dominate
-// the gap); the kernel tests above check the rounding itself at 4e-6. A backend captures its graphs with the variant set at its steps,
-// so each variant gets its own backend.
+// the gap); the kernel tests above check the rounding itself at 4e-6. A backend captures its graphs
+// with the variant set at its steps, so each variant gets its own backend.
 TEST(CudaMatmulDp4a, DecodeLogitsWithinTheBackendBound) {
   TK_REQUIRE_CUDA_DEVICE();
   std::vector<int32_t> tokens = {1};
@@ -360,7 +367,7 @@ TEST(CudaMatmulDp4a, DecodeLogitsWithinTheBackendBound) {
     ASSERT_TRUE(ref.ok());
     double diff[2] = {};
     for (int v = 0; v < 2; ++v) {
-      VariantScope variant(v == 0 ? 0 : cuda::kMatmulDecodeDp4a);
+      VariantScope variant(v == 0 ? cuda::kMatmulDecodeFp32 : cuda::kMatmulDecodeAuto);
       CudaBackendOptions go;
       go.max_step_tokens = 1;
       go.kv.block_size = 4;

@@ -614,6 +614,9 @@ INSTANTIATE_TEST_SUITE_P(
                       RopeKvCase{RopeStyle::Neox, 6, 3, 80, 32, 7, true},
                       RopeKvCase{RopeStyle::Normal, 5, 1, 20, 12, 1, true},
                       RopeKvCase{RopeStyle::Normal, 3, 3, 6, 0, 5, false},
+                      // odd head_dim: 2-byte K stores for unaligned heads, V one value a thread
+                      RopeKvCase{RopeStyle::Normal, 3, 3, 7, 4, 3, true},
+                      RopeKvCase{RopeStyle::Neox, 2, 1, 9, 6, 4, false},
                       RopeKvCase{RopeStyle::Neox, 40, 8, 256, 256, 32, false}),
     [](const auto& info) {
       const RopeKvCase& c = info.param;

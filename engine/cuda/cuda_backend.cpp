@@ -108,8 +108,8 @@ class CudaBackend final : public Backend {
   // Uploads weights, allocates the KV pool and workspaces.
   Status init() {
     TK_CUDA_TRY(cudaSetDevice(device_));
-    // TOKAMAK_CUDA_SPLIT_DECODES=0: mixed steps run all rows through one
-    // attention kernel (for comparisons).
+    // TOKAMAK_CUDA_SPLIT_DECODES=0: every step runs all its rows through
+    // one attention kernel chosen by token count (for comparisons).
     const char* split = std::getenv("TOKAMAK_CUDA_SPLIT_DECODES");
     split_decodes_ = split == nullptr || std::string(split) != "0";
     TK_CUDA_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
@@ -257,25 +257,29 @@ class CudaBackend final : public Backend {
     return d;
   }
 
-  // att (n, q_dim) = attention of q. A step too long for flash-decoding
-  // (> kMaxSplitTokens tokens) still runs its leading decode rows through it,
-  // in pieces, and only the prompt chunks after them through the prefill
-  // kernel, which would take a decode row (one query, its own keys) a tile.
+  // att (n, q_dim) = attention of q. A step with decode rows in front of
+  // prompt chunks runs the decodes through flash-decoding (in pieces of
+  // kMaxSplitTokens) and only the chunks through the prefill kernel: there a
+  // decode row (one query, its own keys) would take a whole tile, and in
+  // flash-decoding each chunk token would read its keys alone.
   Status attention(const float* q, const __half* k_pool, const __half* v_pool, int64_t n) {
-    const int64_t d = split_decodes_ && n > cuda::kMaxSplitTokens ? num_leading_decodes_ : 0;
+    const int64_t d = split_decodes_ ? num_leading_decodes_ : 0;
     const int64_t q_dim = spec_.q_dim();
-    auto launch = [&](int64_t first, int64_t count) {
+    auto launch = [&](int64_t first, int64_t count, float* scratch) {
       cuda::PagedKv view = kv_view_;
       view.positions += first;
       view.token_seq += first;
       return cuda::launch_attention(view, q + first * q_dim, k_pool, v_pool, spec_.num_heads,
-                                    spec_.num_kv_heads, spec_.head_dim, count,
-                                    f(layout_.att_scratch), f(layout_.att) + first * q_dim,
-                                    stream_);
+                                    spec_.num_kv_heads, spec_.head_dim, count, scratch,
+                                    f(layout_.att) + first * q_dim, stream_);
     };
+    if (d == 0) {  // the kernel by token count alone (graphs; steps of prompt chunks)
+      TK_CUDA_TRY(launch(0, n, f(layout_.att_scratch)));
+      return {};
+    }
     for (int64_t t = 0; t < d; t += cuda::kMaxSplitTokens)
-      TK_CUDA_TRY(launch(t, std::min(cuda::kMaxSplitTokens, d - t)));
-    if (d < n) TK_CUDA_TRY(launch(d, n - d));
+      TK_CUDA_TRY(launch(t, std::min(cuda::kMaxSplitTokens, d - t), f(layout_.att_scratch)));
+    if (d < n) TK_CUDA_TRY(launch(d, n - d, nullptr));  // null scratch: the prefill kernel
     return {};
   }
 

@@ -10,6 +10,7 @@
 #include "runtime/block_pool.h"
 #include "runtime/scheduler.h"
 #include "runtime/sequence.h"
+#include "runtime/step_trace.h"
 #include "tokenizer/tokenizer.h"
 
 namespace tokamak {
@@ -110,6 +111,7 @@ struct Engine::Impl {
   void publish_stats();
   void send(const EventCallback& on_event, EngineEvent event);
   void flush_events();
+  void trace_step_end();
   Status check_request(const Request& request) const;
 
   const std::shared_ptr<Backend> backend;
@@ -147,6 +149,13 @@ struct Engine::Impl {
   std::vector<Outgoing> outbox;                    // events of this round, sent by flush_events()
   std::vector<std::unique_ptr<Sequence>> retired;  // ended this round (their callbacks live on)
   std::vector<Submission> batch;                   // submissions taken in this round
+
+  // TOKAMAK_ENGINE_TRACE (step_trace.h): the step being traced, ended by
+  // trace_step_end() once its events are out.
+  StepTrace trace;
+  StepRecord traced;
+  bool tracing_step = false;
+  Clock::time_point forward_end{}, last_step_end = Clock::now();
 
   std::thread thread;
 };
@@ -272,9 +281,25 @@ void Engine::Impl::fail_step(const Error& err) {
 }
 
 void Engine::Impl::step() {
-  const ScheduledStep& st = scheduler.schedule(Clock::now());
+  const Clock::time_point t0 = Clock::now();
+  const ScheduledStep& st = scheduler.schedule(t0);
   idle = st.empty();
   if (idle) return;
+  const Clock::time_point t1 = trace.on() ? Clock::now() : t0;
+  if (trace.on()) {
+    traced = StepRecord{};
+    traced.start_us = trace.us_since_start(t0);
+    traced.gap_us = std::chrono::duration<double, std::micro>(t0 - last_step_end).count();
+    traced.schedule_us = std::chrono::duration<double, std::micro>(t1 - t0).count();
+    traced.num_tokens = st.num_tokens;
+    traced.num_sequences = static_cast<int32_t>(st.sequences.size());
+    traced.num_decodes = static_cast<int32_t>(
+        std::count_if(st.sequences.begin(), st.sequences.end(),
+                      [](const Sequence* s) { return s->num_scheduled == 1; }));
+    traced.num_sampled = static_cast<int32_t>(st.sampled.size());
+    traced.num_running = scheduler.num_running();
+    traced.num_waiting = scheduler.num_waiting();
+  }
   in_step.assign(st.sequences.begin(), st.sequences.end());
   sampled.assign(st.sampled.begin(), st.sampled.end());
   const size_t num_rows = sampled.size();
@@ -297,6 +322,11 @@ void Engine::Impl::step() {
     return {};
   });
   const int32_t num_in_step = static_cast<int32_t>(in_step.size());
+  if (trace.on()) {
+    forward_end = Clock::now();
+    traced.forward_us = std::chrono::duration<double, std::micro>(forward_end - t1).count();
+    tracing_step = true;
+  }
   if (!status.ok()) {
     fail_step(status.error());
   } else {
@@ -305,6 +335,14 @@ void Engine::Impl::step() {
     for (size_t i = 0; i < num_rows; ++i) on_token(*sampled[i], ids[i], now);
   }
   record_step(num_in_step);
+}
+
+void Engine::Impl::trace_step_end() {
+  if (!tracing_step) return;
+  last_step_end = Clock::now();
+  traced.post_us = std::chrono::duration<double, std::micro>(last_step_end - forward_end).count();
+  trace.add(traced);
+  tracing_step = false;
 }
 
 void Engine::Impl::record_step(int32_t num_in_step) {
@@ -387,6 +425,7 @@ void Engine::Impl::run() {
     step();
     publish_stats();
     flush_events();
+    trace_step_end();
   }
 }
 

@@ -13,6 +13,7 @@ Scheduler::Scheduler(SchedulerOptions options, BlockPool& pool,
   running_.reserve(options_.max_sequences);
   step_.sequences.reserve(options_.max_sequences);
   step_.sampled.reserve(options_.max_sequences);
+  ordered_.reserve(options_.max_sequences);
   step_sequences_.reserve(options_.max_sequences);
   logits_rows_.reserve(options_.max_sequences);
   tokens_.reserve(options_.max_step_tokens);
@@ -207,6 +208,15 @@ const ScheduledStep& Scheduler::schedule(Clock::time_point now) {
 }
 
 void Scheduler::build_plan() {
+  // Sequences fed one token (decodes) first, then prompt chunks, each group
+  // in scheduling order: a backend can then run the step's decode rows as
+  // one batch (e.g. flash-decoding attention) and the chunks apart.
+  ordered_.clear();
+  for (Sequence* s : step_.sequences)
+    if (s->num_scheduled == 1) ordered_.push_back(s);
+  for (Sequence* s : step_.sequences)
+    if (s->num_scheduled != 1) ordered_.push_back(s);
+  step_.sequences.swap(ordered_);
   tokens_.clear();
   positions_.clear();
   token_seq_.clear();

@@ -13,6 +13,9 @@
 //      (slots, budget, KV: reserved up front or the first chunk's blocks,
 //      after prefix-cache hits).
 //
+// The plan lists the sequences fed a single token (decodes) first, then
+// those fed prompt chunks.
+//
 // Engine-thread only; not thread-safe. The scheduler owns the sequences
 // until remove() hands one back.
 #pragma once
@@ -121,6 +124,7 @@ class Scheduler {
   std::vector<int32_t> token_seq_;
   std::vector<StepSequence> step_sequences_;
   std::vector<int32_t> logits_rows_;
+  std::vector<Sequence*> ordered_;  // step_.sequences, decodes first (swapped in)
 };
 
 }  // namespace tokamak

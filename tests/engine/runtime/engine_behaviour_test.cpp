@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <thread>
 
 #include "generate/generator.h"
 #include "runtime/engine.h"
@@ -218,6 +219,7 @@ class FlakyBackend final : public Backend {
   int32_t vocab_size() const override { return inner_->vocab_size(); }
   int32_t max_step_tokens() const override { return inner_->max_step_tokens(); }
   Status forward(const StepPlan& plan, std::span<float> logits) override {
+    while (hold) std::this_thread::yield();
     const int n = ++step;
     if (faulted || (!failed_once && static_cast<int>(plan.sequences.size()) == fail_with)) {
       failed_once = true;
@@ -230,6 +232,8 @@ class FlakyBackend final : public Backend {
   std::atomic<int> fail_with{-1};
   std::atomic<bool> failed_once{false};
   std::atomic<bool> faulted{false};
+  // Steps wait while set (so that a test's requests meet in one step).
+  std::atomic<bool> hold{false};
 
  private:
   std::shared_ptr<Backend> inner_;
@@ -244,8 +248,11 @@ TEST(EngineBehaviour, AFailedStepErrorsItsRequestsAndTheEngineGoesOn) {
   ASSERT_TRUE(e.ok()) << e.error().message;
   auto engine = std::move(e).value();
   Collector c;
+  // r1 cannot run ahead (and finish) before r2 arrives: its steps wait.
+  flaky->hold = true;
   const RequestId r1 = c.submit(*engine, {{1}, greedy(), {}, 20});
   const RequestId r2 = c.submit(*engine, {reference_prompt(10), greedy(), {}, 20});
+  flaky->hold = false;
   ASSERT_TRUE(c.wait());
   for (RequestId id : {r1, r2}) {
     const Outcome o = c.get(id);

@@ -117,6 +117,51 @@ TEST(Scheduler, OlderPromptsGetTheBudgetFirst) {
   EXPECT_EQ(h.step(), (Fed{{2, 1}, {3, 2}}));  // 1 finished (2 tokens)
 }
 
+// Sequences fed one token come first in the plan (a backend runs them as
+// one batch of decode rows), then the prompt chunks, each group in
+// scheduling order; tokens, positions, token_seq and logits rows follow.
+TEST(Scheduler, PlanListsDecodesBeforePromptChunks) {
+  ASSERT_TRUE(aidreams());
+  Harness h(BatchPolicy::Paged, 64, /*max_step=*/12);
+  h.add(5, 2);   // 1: prompt 5, then one decode before it ends
+  h.add(9, 20);  // 2: its prompt takes two steps
+  EXPECT_EQ(h.step(), (Fed{{1, 5}, {2, 7}}));
+  h.add(3, 20);  // 3: arrives while 1 decodes and 2 finishes its prompt
+  const ScheduledStep& st = h.sched.schedule(Clock::now());
+  ASSERT_EQ(st.sequences.size(), 3u);
+  // Running order is 1 (decode), 2 (2-token chunk), 3 (new prompt); 1 first.
+  EXPECT_EQ(st.sequences[0]->id, 1u);
+  EXPECT_EQ(st.sequences[1]->id, 2u);
+  EXPECT_EQ(st.sequences[2]->id, 3u);
+  EXPECT_EQ(std::vector<int32_t>(st.plan.token_seq.begin(), st.plan.token_seq.end()),
+            (std::vector<int32_t>{0, 1, 1, 2, 2, 2}));
+  EXPECT_EQ(std::vector<int32_t>(st.plan.positions.begin(), st.plan.positions.end()),
+            (std::vector<int32_t>{5, 7, 8, 0, 1, 2}));
+  EXPECT_EQ(std::vector<int32_t>(st.plan.logits_rows.begin(), st.plan.logits_rows.end()),
+            (std::vector<int32_t>{0, 2, 5}));
+  ASSERT_EQ(st.sampled.size(), 3u);
+  EXPECT_EQ(st.sampled[0]->id, 1u);
+  EXPECT_EQ(st.sampled[2]->id, 3u);
+  h.sched.commit_step();
+  // Reordered: static admits its batch together, so the newer 2 feeds its
+  // one prompt token while the older 1 still has a chunk to go.
+  Harness g(BatchPolicy::Static, 64, /*max_step=*/8, /*max_sequences=*/8, /*batch_size=*/2);
+  g.add(10, 3);
+  g.add(1, 3);
+  EXPECT_EQ(g.step(), (Fed{{1, 8}}));
+  const ScheduledStep& st2 = g.sched.schedule(Clock::now());
+  ASSERT_EQ(st2.sequences.size(), 2u);
+  EXPECT_EQ(st2.sequences[0]->id, 2u);
+  EXPECT_EQ(st2.sequences[1]->id, 1u);
+  EXPECT_EQ(std::vector<int32_t>(st2.plan.token_seq.begin(), st2.plan.token_seq.end()),
+            (std::vector<int32_t>{0, 1, 1}));
+  EXPECT_EQ(std::vector<int32_t>(st2.plan.positions.begin(), st2.plan.positions.end()),
+            (std::vector<int32_t>{0, 8, 9}));
+  EXPECT_EQ(st2.plan.sequences[0].block_table.data(), st2.sequences[0]->block_table.data());
+  ASSERT_EQ(st2.sampled.size(), 2u);
+  EXPECT_EQ(st2.sampled[0]->id, 2u);
+}
+
 TEST(Scheduler, NoneRunsOneRequestAtATime) {
   ASSERT_TRUE(aidreams());
   Harness h(BatchPolicy::None, 64, 16);

@@ -1,5 +1,15 @@
 // Flash-decoding: split-K over key positions, one block per (token, KV head,
 // slice) serving every q head of the group, then a merge of the slices.
+//
+// The number of slices per token follows the number of (token, KV head)
+// pairs (so a graph of a bucket keeps its geometry): a single sequence is
+// cut into up to kAttentionSplits slices to fill the GPU, while a batch of
+// many decode rows already fills it with one or few slices per row -- more
+// would only add blocks that each wait out a whole load -> scores -> softmax
+// -> PV chain for 32 keys (and empty blocks past short sequences' ends).
+#include <cstdlib>
+#include <string>
+
 #include "cuda/attention.cuh"
 #include "cuda/attention_kernels.cuh"
 #include "cuda/common.cuh"
@@ -11,10 +21,11 @@ constexpr int kThreads = 128;
 constexpr int kTile = kThreads;  // keys per tile: one per thread for the scores
 constexpr int kMinSlice = 32;    // positions; shorter slices only add merge work
 
-// The slice of keys [p0, p1) block `split` takes of a token at `pos`.
-__device__ __forceinline__ void slice_of(int32_t pos, int split, int32_t& p0, int32_t& p1) {
+// The slice of keys [p0, p1) block `split` of `splits` takes of a token at `pos`.
+__device__ __forceinline__ void slice_of(int32_t pos, int split, int splits, int32_t& p0,
+                                         int32_t& p1) {
   const int32_t len = pos + 1;
-  int32_t chunk = (len + kAttentionSplits - 1) / kAttentionSplits;
+  int32_t chunk = (len + splits - 1) / splits;
   chunk = max(kMinSlice, (chunk + kMinSlice - 1) / kMinSlice * kMinSlice);
   p0 = split * chunk;
   p1 = min(len, p0 + chunk);
@@ -36,10 +47,16 @@ __device__ __forceinline__ void half8_to_float(const uint4& v, float* f) {
   }
 }
 
-// grid (num_tokens, num_kv_heads, kAttentionSplits), block kThreads.
-// part_o: (tokens, heads, splits, head_dim) unnormalised; part_ml: (.., 2).
-__global__ void __launch_bounds__(kThreads)
-    split_kernel(AttentionArgs a, bool vec8, float* part_o, float* part_ml) {
+// grid (num_tokens, num_kv_heads, splits), block kThreads.
+// part_o: (tokens, heads, kAttentionSplits, head_dim) unnormalised, slots
+// [0, splits) written; part_ml: (.., 2).
+// 4 blocks per SM (<= 128 registers; shared memory allows 4 with a 128-dim
+// V tile; 155 registers left room for 3). kRound: 16-byte pieces of a K row
+// in flight per thread before its math (8: 118 registers, no spills; 16:
+// a 128-dim row at once, a few spilled registers).
+template <int kRound>
+__global__ void __launch_bounds__(kThreads, 4)
+    split_kernel(AttentionArgs a, bool vec8, int splits, float* part_o, float* part_ml) {
   __shared__ __align__(16) float qs[kMaxSplitGroup * kMaxAttentionHeadDim];
   __shared__ float ps[kMaxSplitGroup][kTile];
   __shared__ int64_t offsets[kTile];
@@ -52,7 +69,7 @@ __global__ void __launch_bounds__(kThreads)
   const int tid = threadIdx.x, lane = tid % kWarpSize, warp = tid / kWarpSize;
   const int32_t pos = a.kv.positions[t];
   int32_t p0, p1;
-  slice_of(pos, split, p0, p1);
+  slice_of(pos, split, splits, p0, p1);
   const int64_t part = (t * a.num_heads + h0) * kAttentionSplits + split;  // head h0's slot
   if (p0 >= p1) {                                                          // empty slice
     if (tid < g) {
@@ -85,14 +102,14 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
       for (int h = 0; h < kMaxSplitGroup; ++h) s[h] = 0.0f;
       if (vec8) {
-        // The whole row (up to 128 dims per round) in flight before the math.
-        for (int d0 = 0; d0 < D; d0 += 128) {
-          uint4 raw[16];
+        // kRound x 8 dims of the row per round in flight before the math.
+        for (int d0 = 0; d0 < D; d0 += 8 * kRound) {
+          uint4 raw[kRound];
 #pragma unroll
-          for (int i = 0; i < 16; ++i)
+          for (int i = 0; i < kRound; ++i)
             if (d0 + 8 * i < D) raw[i] = *reinterpret_cast<const uint4*>(k + d0 + 8 * i);
 #pragma unroll
-          for (int i = 0; i < 16; ++i) {
+          for (int i = 0; i < kRound; ++i) {
             const int d = d0 + 8 * i;
             if (d >= D) break;
             float kf[8];
@@ -218,21 +235,21 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
-// grid (num_tokens, num_heads), block kThreads: out = merged slices.
+// grid (num_tokens, num_heads), block kThreads: out = merged slices [0, splits).
 __global__ void __launch_bounds__(kThreads)
     merge_kernel(const float* part_o, const float* part_ml, int32_t num_heads, int32_t head_dim,
-                 float* out) {
+                 int splits, float* out) {
   const int64_t row = static_cast<int64_t>(blockIdx.x) * num_heads + blockIdx.y;
   const float* ml = part_ml + row * kAttentionSplits * 2;
   float m = -INFINITY;
 #pragma unroll
   for (int s = 0; s < kAttentionSplits; ++s)
-    if (ml[2 * s + 1] > 0.0f) m = fmaxf(m, ml[2 * s]);
+    if (s < splits && ml[2 * s + 1] > 0.0f) m = fmaxf(m, ml[2 * s]);
   float w[kAttentionSplits], sum = 0.0f;
 #pragma unroll
   for (int s = 0; s < kAttentionSplits; ++s) {
-    w[s] = ml[2 * s + 1] > 0.0f ? expf(ml[2 * s] - m) : 0.0f;
-    sum += w[s] * ml[2 * s + 1];
+    w[s] = s < splits && ml[2 * s + 1] > 0.0f ? expf(ml[2 * s] - m) : 0.0f;
+    sum += w[s] * (s < splits ? ml[2 * s + 1] : 0.0f);
   }
   const float inv = 1.0f / sum;
   const float* o = part_o + row * kAttentionSplits * head_dim;
@@ -245,6 +262,29 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
+// Slices per token for num_tokens x num_kv_heads (token, KV head) pairs:
+// enough blocks for ~2 waves of resident blocks, at most kAttentionSplits.
+// TOKAMAK_CUDA_DECODE_SPLITS=N fixes it (benchmarks: 16 = the former
+// geometry).
+int splits_for(int64_t num_tokens, int32_t num_kv_heads) {
+  static const int fixed = [] {
+    const char* e = std::getenv("TOKAMAK_CUDA_DECODE_SPLITS");
+    return e ? std::atoi(e) : 0;
+  }();
+  if (fixed > 0) return fixed < kAttentionSplits ? fixed : kAttentionSplits;
+  static const int64_t target_blocks = [] {
+    int device = 0, sms = 0;
+    if (cudaGetDevice(&device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
+        sms <= 0)
+      sms = 132;
+    return static_cast<int64_t>(sms) * 8;  // ~4 resident blocks per SM (shared memory), 2 waves
+  }();
+  const int64_t pairs = num_tokens * num_kv_heads;
+  const int64_t splits = (target_blocks + pairs - 1) / pairs;
+  return static_cast<int>(splits < 1 ? 1 : (splits > kAttentionSplits ? kAttentionSplits : splits));
+}
+
 }  // namespace
 
 cudaError_t launch_attention_split(const AttentionArgs& a, int32_t num_kv_heads, int64_t num_tokens,
@@ -254,16 +294,28 @@ cudaError_t launch_attention_split(const AttentionArgs& a, int32_t num_kv_heads,
       scratch + static_cast<int64_t>(kMaxSplitTokens) * a.num_heads * kAttentionSplits * a.head_dim;
   const bool vec8 = a.head_dim % 8 == 0 && a.kv.kv_dim % 8 == 0;
   const unsigned tokens = static_cast<unsigned>(num_tokens);
+  // TOKAMAK_CUDA_DECODE_KROUND=16: the 16-piece variant (benchmarks).
+  static const bool round16 = [] {
+    const char* e = std::getenv("TOKAMAK_CUDA_DECODE_KROUND");
+    return e != nullptr && std::string(e) == "16";
+  }();
   static const bool raised = [] {
-    return cudaFuncSetAttribute(split_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                kTile * kMaxAttentionHeadDim * 2) == cudaSuccess;
+    const int bytes = kTile * kMaxAttentionHeadDim * 2;
+    return cudaFuncSetAttribute(split_kernel<8>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                bytes) == cudaSuccess &&
+           cudaFuncSetAttribute(split_kernel<16>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                bytes) == cudaSuccess;
   }();
   if (!raised) return cudaErrorInvalidValue;
   const size_t v_bytes = vec8 ? static_cast<size_t>(kTile) * a.head_dim * 2 : 0;
-  split_kernel<<<dim3(tokens, num_kv_heads, kAttentionSplits), kThreads, v_bytes, stream>>>(
-      a, vec8, part_o, part_ml);
+  const int splits = splits_for(num_tokens, num_kv_heads);
+  const dim3 grid(tokens, num_kv_heads, splits);
+  if (round16)
+    split_kernel<16><<<grid, kThreads, v_bytes, stream>>>(a, vec8, splits, part_o, part_ml);
+  else
+    split_kernel<8><<<grid, kThreads, v_bytes, stream>>>(a, vec8, splits, part_o, part_ml);
   merge_kernel<<<dim3(tokens, a.num_heads), kThreads, 0, stream>>>(part_o, part_ml, a.num_heads,
-                                                                   a.head_dim, a.out);
+                                                                   a.head_dim, splits, a.out);
   return cudaGetLastError();
 }
 

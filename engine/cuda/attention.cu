@@ -31,6 +31,7 @@ cudaError_t launch_attention(const PagedKv& kv, const float* q, const __half* k_
   a.out = out;
   if (scratch && num_tokens <= kMaxSplitTokens && a.group <= kMaxSplitGroup)
     return launch_attention_split(a, num_kv_heads, num_tokens, scratch, stream);
+  if (attention_mma_supports(a)) return launch_attention_mma(a, num_kv_heads, num_tokens, stream);
   return launch_attention_tiled(a, num_kv_heads, num_tokens, stream);
 }
 

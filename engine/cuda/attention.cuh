@@ -10,9 +10,11 @@
 //    group), writes a partial (max, sum, unnormalised output), and a second
 //    kernel merges the slices. The slice length comes from the positions in
 //    device memory; blocks past the end only mark their slice empty.
-//  - prefill: tiles of up to 32 (token, head) rows of one KV head against
-//    64-key tiles staged in shared memory (fp32), causal, per sequence of the
-//    tile (a tile may mix sequences).
+//  - prefill: tiles of (token, head) rows of one KV head against 64-key
+//    tiles staged in shared memory, causal, per sequence of the tile (a tile
+//    may mix sequences). Head dims 64 and 128 on tensor cores (fp16 Q, K, V
+//    and P, fp32 accumulation and softmax; attention_prefill_mma.cu), other
+//    dims fp32 SIMT (attention_prefill.cu).
 #pragma once
 
 #include <cuda_fp16.h>

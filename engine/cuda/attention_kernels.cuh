@@ -36,7 +36,13 @@ inline constexpr int kMaxSplitGroup = 8;
 cudaError_t launch_attention_split(const AttentionArgs& a, int32_t num_kv_heads, int64_t num_tokens,
                                    float* scratch, cudaStream_t stream);
 
-// Query x key tiles (any group, head_dim a multiple of 4).
+// Query x key tiles on tensor cores (attention_prefill_mma.cu): head_dim 64
+// or 128, group <= 64, kv_dim a multiple of 8, 16-byte aligned pools, q, out.
+bool attention_mma_supports(const AttentionArgs& a);
+cudaError_t launch_attention_mma(const AttentionArgs& a, int32_t num_kv_heads, int64_t num_tokens,
+                                 cudaStream_t stream);
+
+// Query x key tiles, fp32 SIMT (any group <= 32, head_dim a multiple of 4).
 cudaError_t launch_attention_tiled(const AttentionArgs& a, int32_t num_kv_heads, int64_t num_tokens,
                                    cudaStream_t stream);
 

@@ -48,10 +48,103 @@ __global__ void dequantize_kernel(const uint8_t* w_data, size_t row_bytes, int64
   }
 }
 
+// Block types: the rows of a range are one contiguous run of blocks, and
+// chunk i of the run (of `num_chunks` chunks) is output values 32 i .. 32 i + 31
+// (whatever the rows). A thread takes kFlatChunks chunks, a block's worth of
+// threads apart (so a warp reads neighbouring chunks), all loads before the
+// stores: several chunks in flight per thread instead of one per row-block.
+constexpr int kFlatChunks = 4;
+constexpr int kFlatThreads = 256;
+
+// 32 values as 4 x 16 bytes of fp16 (stored with store_halves).
+__device__ __forceinline__ void pack_halves(const float* w, uint4* h) {
+#pragma unroll
+  for (int k = 0; k < 4; ++k) {
+    __half2 p[4];
+#pragma unroll
+    for (int j = 0; j < 4; ++j) p[j] = __floats2half2_rn(w[8 * k + 2 * j], w[8 * k + 2 * j + 1]);
+    h[k] = *reinterpret_cast<const uint4*>(p);
+  }
+}
+
+template <TensorType T, class Out>
+__global__ void __launch_bounds__(kFlatThreads, 2)
+    dequantize_flat_kernel(const uint8_t* __restrict__ blocks, int64_t num_chunks,
+                           Out* __restrict__ out) {
+  const int64_t first = static_cast<int64_t>(blockIdx.x) * kFlatThreads * kFlatChunks + threadIdx.x;
+  if constexpr (std::is_same_v<Out, __half>) {
+    uint4 h[kFlatChunks][4];  // packed right after each decode: 16 registers a chunk
+#pragma unroll
+    for (int k = 0; k < kFlatChunks; ++k) {
+      const int64_t c = first + k * kFlatThreads;
+      if (c < num_chunks) {
+        float w[kChunk];
+        load_chunk<T>(blocks, c, c * kChunk + kChunk, w);
+        pack_halves(w, h[k]);
+      }
+    }
+#pragma unroll
+    for (int k = 0; k < kFlatChunks; ++k) {
+      const int64_t c = first + k * kFlatThreads;
+      if (c < num_chunks) {
+        uint4* dst = reinterpret_cast<uint4*>(out + c * kChunk);
+#pragma unroll
+        for (int i = 0; i < 4; ++i) dst[i] = h[k][i];
+      }
+    }
+  } else {
+#pragma unroll
+    for (int k = 0; k < kFlatChunks; ++k) {
+      const int64_t c = first + k * kFlatThreads;
+      if (c < num_chunks) {
+        float w[kChunk];
+        load_chunk<T>(blocks, c, c * kChunk + kChunk, w);
+        store_chunk(out + c * kChunk, w);
+      }
+    }
+  }
+}
+
+// Bytes of one chunk's block share for the block types (a K-quant block is 8
+// chunks); 0 for the float types.
+constexpr size_t block_bytes(TensorType t) {
+  switch (t) {
+    case TensorType::Q8_0:
+      return 34;
+    case TensorType::Q4_0:
+      return 18;
+    case TensorType::Q4_K:
+      return 144;
+    case TensorType::Q6_K:
+      return 210;
+    default:
+      return 0;
+  }
+}
+constexpr int64_t block_values(TensorType t) {
+  return t == TensorType::Q4_K || t == TensorType::Q6_K ? 256 : 32;
+}
+
 template <class Out>
 cudaError_t dequantize(const MatmulWeight& w, int64_t row_begin, int64_t num_rows, Out* out,
                        cudaStream_t stream) {
   if (num_rows == 0) return cudaSuccess;
+  const size_t bb = block_bytes(w.type);
+  const bool out_aligned = (reinterpret_cast<uintptr_t>(out) & 15) == 0;
+  if (bb != 0 && out_aligned && w.row_length % block_values(w.type) == 0 &&
+      w.row_bytes == static_cast<size_t>(w.row_length / block_values(w.type)) * bb) {
+    const int64_t chunks = num_rows * (w.row_length / kChunk);
+    const int64_t per_block = int64_t{kFlatThreads} * kFlatChunks;
+    const int64_t grid = (chunks + per_block - 1) / per_block;
+    if (grid > 0x7fffffff) return cudaErrorInvalidValue;
+    const auto* data = static_cast<const uint8_t*>(w.data) + row_begin * w.row_bytes;
+    dispatch_weight_type(w.type, [&](auto tag) {
+      constexpr TensorType T = decltype(tag)::value;
+      dequantize_flat_kernel<T, Out>
+          <<<static_cast<unsigned>(grid), kFlatThreads, 0, stream>>>(data, chunks, out);
+    });
+    return cudaGetLastError();
+  }
   const int64_t chunks = num_chunks(w.row_length);
   const int threads = chunks >= 128 ? 128 : 32 * static_cast<int>((chunks + 31) / 32);
   const auto* data = static_cast<const uint8_t*>(w.data);

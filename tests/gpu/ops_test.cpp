@@ -21,6 +21,7 @@
 #include "cpu/rope.h"
 #include "cuda/add_bias.cuh"
 #include "cuda/attention.cuh"
+#include "cuda/attention_kernels.cuh"
 #include "cuda/dequantize.cuh"
 #include "cuda/embedding.cuh"
 #include "cuda/kv_store.cuh"
@@ -29,7 +30,6 @@
 #include "cuda/residual_add.cuh"
 #include "cuda/rms_norm.cuh"
 #include "cuda/rope.cuh"
-#include "cuda/rope_kv_store.cuh"
 #include "cuda/swiglu.cuh"
 #include "gpu_test_util.h"
 #include "quant/quant.h"
@@ -310,26 +310,6 @@ TEST(CudaOps, RmsNormOnUnalignedRows) {
   EXPECT_LT(rel_max_diff(dy.download(), y), 2e-6);
 }
 
-TEST(CudaOps, RopeTableMatchesCpuAngles) {
-  TK_REQUIRE_CUDA_DEVICE();
-  for (int32_t num_pairs : {1, 3, 64, 200}) {
-    std::vector<float> inv_freq(num_pairs);
-    for (int32_t i = 0; i < num_pairs; ++i)
-      inv_freq[i] = std::pow(10000.0f, -static_cast<float>(i) / num_pairs) / (1.0f + 0.5f * i);
-    const std::vector<int32_t> positions = {0, 1, 7, 4095, 131000, 9};
-    const int64_t n = positions.size();
-    DeviceArray<float> df(inv_freq), dcs(n * num_pairs * 2);
-    DeviceArray<int32_t> dp(positions);
-    TK_EXPECT_CUDA_OK(cuda::launch_rope_table(dp.get(), df.get(), num_pairs, n,
-                                              reinterpret_cast<float2*>(dcs.get()), nullptr));
-    std::vector<float> expect(n * num_pairs * 2);
-    cpu::rope_angles(inv_freq, positions, expect.data());
-    const std::vector<float> got = dcs.download();
-    for (size_t i = 0; i < got.size(); ++i)
-      ASSERT_NEAR(got[i], expect[i], 1e-7) << "pairs " << num_pairs << " value " << i;
-  }
-}
-
 TEST(CudaOps, SwigluResidualAddAndBias) {
   TK_REQUIRE_CUDA_DEVICE();
   ThreadPool pool(1);
@@ -469,9 +449,11 @@ TEST_P(AttentionTest, MatchesCpuAttentionThroughBlockTables) {
       TK_EXPECT_CUDA_OK(cuda::launch_attention(
           kv, dq.get(), dk.get(), dv.get(), c.num_heads, c.num_kv_heads, c.head_dim, n,
           split ? reinterpret_cast<float*>(scratch.get()) : nullptr, dout.get(), nullptr));
-      // Without scratch, head dims 64/128 take the tensor-core kernel (fp16 Q
-      // and P; attention_prefill_test.cpp covers it in depth).
-      const bool mma = !split && (c.head_dim == 64 || c.head_dim == 128);
+      // Off the split path (no scratch, or groups over 8), head dims 64/128
+      // take the tensor-core kernel (fp16 Q and P; attention_prefill_test.cpp).
+      const bool split_path = split && c.num_heads / c.num_kv_heads <= cuda::kMaxSplitGroup &&
+                              n <= cuda::kMaxSplitTokens;
+      const bool mma = !split_path && (c.head_dim == 64 || c.head_dim == 128);
       EXPECT_LT(rel_max_diff(dout.download(), expect), mma ? 3e-3 : 2e-5)
           << (split ? "split" : "tiled");
     }
@@ -501,145 +483,6 @@ TEST(CudaOps, AttentionRejectsUnsupportedShapes) {
   EXPECT_EQ(
       cuda::launch_attention(kv, nullptr, nullptr, nullptr, 6, 4, 64, 1, nullptr, nullptr, nullptr),
       cudaErrorInvalidValue);
-}
-
-// The fused bias + rope + KV store against the CPU's add_bias, rope_angles,
-// apply_rope and an fp16 store through scrambled block tables. The pools
-// start poisoned: a slot the step does not own must keep its NaN bits.
-struct RopeKvCase {
-  RopeStyle style;
-  int32_t num_heads, num_kv_heads, head_dim, rope_dim, block_size;
-  bool biases;
-};
-
-class RopeKvStoreTest : public ::testing::TestWithParam<RopeKvCase> {};
-
-TEST_P(RopeKvStoreTest, MatchesCpuBiasRopeAndStore) {
-  TK_REQUIRE_CUDA_DEVICE();
-  const RopeKvCase c = GetParam();
-  const int32_t q_dim = c.num_heads * c.head_dim, kv_dim = c.num_kv_heads * c.head_dim;
-  const int32_t num_pairs = c.rope_dim / 2;
-  // Three sequences; the step: a decode token of each and 6 prompt tokens of sequence 1.
-  const std::vector<int32_t> seq_lens = {300, 40, 9};
-  std::vector<int32_t> positions = {299, 8}, token_seq = {0, 2};
-  for (int32_t p = 34; p < 40; ++p) positions.push_back(p), token_seq.push_back(1);
-  const int64_t n = positions.size();
-  std::vector<int32_t> starts, tables;
-  int32_t num_blocks = 0;
-  for (int32_t len : seq_lens) {
-    starts.push_back(static_cast<int32_t>(tables.size()));
-    for (int32_t b = 0; b < (len + c.block_size - 1) / c.block_size; ++b)
-      tables.push_back(num_blocks++);
-  }
-  num_blocks += 2;  // unused blocks
-  std::shuffle(tables.begin(), tables.end(), std::mt19937(7));
-  std::vector<float> inv_freq(std::max(1, num_pairs));
-  for (int32_t i = 0; i < num_pairs; ++i)
-    inv_freq[i] = std::pow(500000.0f, -2.0f * i / c.rope_dim) / (1.0f + 3.0f * i / num_pairs);
-
-  std::vector<float> q = random_floats(n * q_dim, 21, -2, 2), k = random_floats(n * kv_dim, 22),
-                     v = random_floats(n * kv_dim, 23);
-  const std::vector<float> bq = random_floats(q_dim, 24), bk = random_floats(kv_dim, 25),
-                           bv = random_floats(kv_dim, 26);
-  DeviceArray<float> dq(q), dk(k), dv(v), dbq(bq), dbk(bk), dbv(bv), df(inv_freq);
-  DeviceArray<int32_t> dpos(positions), dseq(token_seq), dstart(starts), dtab(tables);
-  const int64_t pool_size = static_cast<int64_t>(num_blocks) * c.block_size * kv_dim;
-  DeviceArray<__half> dkp(pool_size), dvp(pool_size);  // 0xFFFF: NaN
-  DeviceArray<float> dcs(n * std::max(1, num_pairs) * 2);
-  float2* cs = reinterpret_cast<float2*>(dcs.get());
-  TK_EXPECT_CUDA_OK(cuda::launch_rope_table(dpos.get(), df.get(), num_pairs, n, cs, nullptr));
-  const cuda::PagedKv kv{dpos.get(), dseq.get(), dstart.get(), dtab.get(), c.block_size, kv_dim};
-  cuda::RopeKvArgs a;
-  a.neox = c.style == RopeStyle::Neox;
-  a.cos_sin = cs;
-  a.rope_dim = c.rope_dim;
-  a.head_dim = c.head_dim;
-  a.num_heads = c.num_heads;
-  a.num_kv_heads = c.num_kv_heads;
-  a.q = dq.get();
-  a.k = dk.get();
-  a.v = dv.get();
-  if (c.biases) a.bq = dbq.get(), a.bk = dbk.get(), a.bv = dbv.get();
-  a.k_pool = dkp.get();
-  a.v_pool = dvp.get();
-  TK_EXPECT_CUDA_OK(cuda::launch_rope_kv_store(kv, a, n, nullptr));
-
-  if (c.biases) {
-    cpu::add_bias(q.data(), bq.data(), n, q_dim);
-    cpu::add_bias(k.data(), bk.data(), n, kv_dim);
-    cpu::add_bias(v.data(), bv.data(), n, kv_dim);
-  }
-  std::vector<float> cos_sin(n * std::max(1, num_pairs) * 2);
-  if (num_pairs > 0) {
-    cpu::rope_angles(std::span<const float>(inv_freq).first(num_pairs), positions, cos_sin.data());
-    cpu::apply_rope(c.style, cos_sin.data(), c.rope_dim, c.head_dim, c.num_heads, n, q.data());
-    cpu::apply_rope(c.style, cos_sin.data(), c.rope_dim, c.head_dim, c.num_kv_heads, n, k.data());
-  }
-  EXPECT_LT(rel_max_diff(dq.download(), q), 1e-6) << "q";
-  std::vector<float> k_expect(pool_size, NAN), v_expect(pool_size, NAN);
-  std::vector<char> written(pool_size, 0);
-  for (int64_t t = 0; t < n; ++t) {
-    const int32_t pos = positions[t];
-    const int64_t block = tables[starts[token_seq[t]] + pos / c.block_size];
-    const int64_t off = (block * c.block_size + pos % c.block_size) * kv_dim;
-    for (int32_t i = 0; i < kv_dim; ++i) {
-      k_expect[off + i] = __half2float(__float2half_rn(k[t * kv_dim + i]));
-      v_expect[off + i] = __half2float(__float2half_rn(v[t * kv_dim + i]));
-      written[off + i] = 1;
-    }
-  }
-  const std::vector<__half> kp = dkp.download(), vp = dvp.download();
-  const std::vector<uint16_t> kbits = half_bits(kp), vbits = half_bits(vp);
-  int64_t k_off_by_more = 0;
-  for (int64_t i = 0; i < pool_size; ++i) {
-    if (!written[i]) {
-      ASSERT_EQ(kbits[i], 0xFFFF) << "K pool slot " << i << " written by another step's token";
-      ASSERT_EQ(vbits[i], 0xFFFF) << "V pool slot " << i << " written by another step's token";
-      continue;
-    }
-    ASSERT_EQ(__half2float(vp[i]), v_expect[i]) << "V value " << i;
-    // K went through the rope in fp32: one fp16 step apart at most, and rarely.
-    const float got = __half2float(kp[i]), want = k_expect[i];
-    ASSERT_LE(std::abs(got - want), std::abs(want) * 1e-3f + 1e-7f) << "K value " << i;
-    k_off_by_more += got != want;
-  }
-  EXPECT_LE(k_off_by_more, n * kv_dim / 100) << "K values differing from the CPU's fp16";
-}
-
-INSTANTIATE_TEST_SUITE_P(
-    Shapes, RopeKvStoreTest,
-    ::testing::Values(RopeKvCase{RopeStyle::Normal, 32, 32, 128, 128, 16, false},
-                      RopeKvCase{RopeStyle::Normal, 32, 8, 128, 128, 16, false},
-                      RopeKvCase{RopeStyle::Neox, 14, 2, 64, 64, 16, true},
-                      RopeKvCase{RopeStyle::Neox, 6, 3, 80, 32, 7, true},
-                      RopeKvCase{RopeStyle::Normal, 5, 1, 20, 12, 1, true},
-                      RopeKvCase{RopeStyle::Normal, 3, 3, 6, 0, 5, false},
-                      // odd head_dim: 2-byte K stores for unaligned heads, V one value a thread
-                      RopeKvCase{RopeStyle::Normal, 3, 3, 7, 4, 3, true},
-                      RopeKvCase{RopeStyle::Neox, 2, 1, 9, 6, 4, false},
-                      RopeKvCase{RopeStyle::Neox, 40, 8, 256, 256, 32, false}),
-    [](const auto& info) {
-      const RopeKvCase& c = info.param;
-      return std::string(c.style == RopeStyle::Neox ? "neox" : "normal") + "_h" +
-             std::to_string(c.num_heads) + "_kv" + std::to_string(c.num_kv_heads) + "_d" +
-             std::to_string(c.head_dim) + "_r" + std::to_string(c.rope_dim) + "_bs" +
-             std::to_string(c.block_size) + (c.biases ? "_bias" : "");
-    });
-
-TEST(CudaOps, RopeKvStoreRejectsBadShapes) {
-  TK_REQUIRE_CUDA_DEVICE();
-  cuda::PagedKv kv{};
-  kv.kv_dim = 64;
-  cuda::RopeKvArgs a;
-  a.head_dim = 64;
-  a.num_kv_heads = 1;
-  a.rope_dim = 65;  // odd
-  EXPECT_EQ(cuda::launch_rope_kv_store(kv, a, 1, nullptr), cudaErrorInvalidValue);
-  a.rope_dim = 66;  // past head_dim
-  EXPECT_EQ(cuda::launch_rope_kv_store(kv, a, 1, nullptr), cudaErrorInvalidValue);
-  a.rope_dim = 64;
-  a.num_kv_heads = 2;  // kv_dim 64 != 2 x 64
-  EXPECT_EQ(cuda::launch_rope_kv_store(kv, a, 1, nullptr), cudaErrorInvalidValue);
 }
 
 }  // namespace

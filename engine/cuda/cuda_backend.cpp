@@ -168,6 +168,10 @@ class CudaBackend final : public Backend {
  private:
   float* f(size_t offset) const { return ws_.as<float>(offset); }
   float2* rope_cs() const { return ws_.as<float2>(layout_.rope_cs); }
+  // The format of a GEMM's converted x for w (PrefillGemm::converted_x).
+  static bool bf16_x(const cuda::MatmulWeight& w) {
+    return cuda::PrefillGemm::converts_to_bf16(w.type);
+  }
 
   Status check(const StepPlan& plan, size_t logits_size) const {
     if (fault_)
@@ -315,10 +319,12 @@ class CudaBackend final : public Backend {
     TK_TRY(mark(cuda::OpTimer::kElementwise));
     if (b.num_rows == 0) return {};
     // logits (num_rows, vocab) = output · rms_norm(x[logits_rows])
+    const cuda::MatmulWeight& out = weights_.output;
+    void* xb16 = gemm_.converted_x(out.type, b.num_rows, out.row_length);
     TK_CUDA_TRY(cuda::launch_rms_norm(f(layout_.x), nullptr, b.logits_rows, weights_.output_norm,
-                                      f(layout_.xb), b.num_rows, spec_.dim, spec_.rms_eps,
-                                      stream_));
-    TK_TRY(gemm_.run(weights_.output, f(layout_.xb), b.num_rows, f(layout_.logits)));
+                                      f(layout_.xb), b.num_rows, spec_.dim, spec_.rms_eps, stream_,
+                                      xb16, bf16_x(out)));
+    TK_TRY(gemm_.run(out, f(layout_.xb), b.num_rows, f(layout_.logits), xb16 != nullptr));
     TK_TRY(mark(cuda::OpTimer::kClassifier));
     if (sample)
       TK_CUDA_TRY(cuda::launch_sample_rows(f(layout_.logits), b.num_rows, spec_.vocab_size,
@@ -353,12 +359,14 @@ class CudaBackend final : public Backend {
     const cuda::DeviceLayer& w = weights_.layers[l];
     float *x = f(layout_.x), *xb = f(layout_.xb), *q = f(layout_.q), *k = f(layout_.k),
           *v = f(layout_.v);
+    // The norm also writes xb as the q/k/v GEMM's input when they take one.
+    void* xb16 = gemm_.converted_x(w.wq.type, n, w.wq.row_length);
     TK_CUDA_TRY(cuda::launch_rms_norm(x, pending, nullptr, w.attn_norm, xb, n, spec_.dim,
-                                      spec_.rms_eps, stream_));
+                                      spec_.rms_eps, stream_, xb16, bf16_x(w.wq)));
     TK_TRY(mark(cuda::OpTimer::kNorm));
     const cuda::MatmulWeight qkv[3] = {w.wq, w.wk, w.wv};
     float* const qkv_out[3] = {q, k, v};
-    TK_TRY(gemm_.run_group(qkv, qkv_out, 3, xb, n));
+    TK_TRY(gemm_.run_group(qkv, qkv_out, 3, xb, n, xb16 != nullptr));
     TK_TRY(mark(cuda::OpTimer::kGemm));
     __half* k_pool = kv_.as<__half>() + (2 * l) * layer_pool_floats_;
     __half* v_pool = k_pool + layer_pool_floats_;
@@ -375,16 +383,19 @@ class CudaBackend final : public Backend {
   Status ffn_block(int32_t l, int64_t n) {
     const cuda::DeviceLayer& w = weights_.layers[l];
     float *xb = f(layout_.xb), *gate = f(layout_.gate), *up = f(layout_.up);
+    void* xb16 = gemm_.converted_x(w.w_gate.type, n, w.w_gate.row_length);
     TK_CUDA_TRY(cuda::launch_rms_norm(f(layout_.x), f(layout_.delta), nullptr, w.ffn_norm, xb, n,
-                                      spec_.dim, spec_.rms_eps, stream_));
+                                      spec_.dim, spec_.rms_eps, stream_, xb16, bf16_x(w.w_gate)));
     TK_TRY(mark(cuda::OpTimer::kNorm));
     const cuda::MatmulWeight gate_up[2] = {w.w_gate, w.w_up};
     float* const gate_up_out[2] = {gate, up};
-    TK_TRY(gemm_.run_group(gate_up, gate_up_out, 2, xb, n));
+    TK_TRY(gemm_.run_group(gate_up, gate_up_out, 2, xb, n, xb16 != nullptr));
     TK_TRY(mark(cuda::OpTimer::kGemm));
-    TK_CUDA_TRY(cuda::launch_swiglu(gate, up, n * spec_.hidden_dim, stream_));
+    void* h16 = gemm_.converted_x(w.w_down.type, n, w.w_down.row_length);
+    TK_CUDA_TRY(
+        cuda::launch_swiglu(gate, up, n * spec_.hidden_dim, stream_, h16, bf16_x(w.w_down)));
     TK_TRY(mark(cuda::OpTimer::kElementwise));
-    TK_TRY(gemm_.run(w.w_down, gate, n, f(layout_.delta)));
+    TK_TRY(gemm_.run(w.w_down, gate, n, f(layout_.delta), h16 != nullptr));
     return mark(cuda::OpTimer::kGemm);
   }
 
@@ -409,9 +420,9 @@ class CudaBackend final : public Backend {
   cuda::OpTimer timer_;
   bool timing_ = false;  // this step records op events
   bool fail_next_step_ = false;
-  bool split_decodes_ = true;         // see attention()
-  int64_t num_leading_decodes_ = 0;   // of the step being run (0 for graphs)
-  std::vector<int32_t> seq_tokens_;   // tokens per sequence, leading_decodes()
+  bool split_decodes_ = true;        // see attention()
+  int64_t num_leading_decodes_ = 0;  // of the step being run (0 for graphs)
+  std::vector<int32_t> seq_tokens_;  // tokens per sequence, leading_decodes()
   std::optional<Error> fault_;
 };
 

@@ -94,17 +94,24 @@ Status PrefillGemm::gemm(const MatmulWeight& w, const void* xc, int64_t num_toke
   return {};
 }
 
-Status PrefillGemm::run(const MatmulWeight& w, const float* x, int64_t num_tokens, float* y) {
+void* PrefillGemm::converted_x(TensorType type, int64_t num_tokens, int64_t row_length) const {
+  if (type == TensorType::F32 || !use_gemm(type, num_tokens)) return nullptr;
+  return num_tokens * row_length <= max_elements_ ? x16_.get() : nullptr;
+}
+
+Status PrefillGemm::run(const MatmulWeight& w, const float* x, int64_t num_tokens, float* y,
+                        bool x_converted) {
   if (!use_gemm(w.type, num_tokens)) {
     TK_CUDA_TRY(launch_matmul(w, x, num_tokens, y, stream_));
     return {};
   }
+  if (x_converted && w.type != TensorType::F32) return gemm(w, x16_.get(), num_tokens, y);
   TK_ASSIGN(const void* xc, convert_x(w, x, num_tokens));
   return gemm(w, xc, num_tokens, y);
 }
 
 Status PrefillGemm::run_group(const MatmulWeight* weights, float* const* ys, int count,
-                              const float* x, int64_t num_tokens) {
+                              const float* x, int64_t num_tokens, bool x_converted) {
   bool same = true;
   for (int g = 1; g < count; ++g)
     same = same && weights[g].type == weights[0].type &&
@@ -115,10 +122,23 @@ Status PrefillGemm::run_group(const MatmulWeight* weights, float* const* ys, int
     return {};
   }
   if (!to_gemm || !same) {
-    for (int g = 0; g < count; ++g) TK_TRY(run(weights[g], x, num_tokens, ys[g]));
+    // x16_ holds x converted for weights[0].type until a GEMM of another
+    // format converts x again into it.
+    const TensorType converted_for = weights[0].type;
+    for (int g = 0; g < count; ++g) {
+      const TensorType t = weights[g].type;
+      const bool reuse = x_converted && same_conversion(converted_for, t);
+      if (x_converted && !reuse && t != TensorType::F32 && use_gemm(t, num_tokens))
+        x_converted = false;
+      TK_TRY(run(weights[g], x, num_tokens, ys[g], reuse));
+    }
     return {};
   }
   // One conversion of x serves every weight of the group (same type and n).
+  if (x_converted && weights[0].type != TensorType::F32) {
+    for (int g = 0; g < count; ++g) TK_TRY(gemm(weights[g], x16_.get(), num_tokens, ys[g]));
+    return {};
+  }
   TK_ASSIGN(const void* xc, convert_x(weights[0], x, num_tokens));
   for (int g = 0; g < count; ++g) TK_TRY(gemm(weights[g], xc, num_tokens, ys[g]));
   return {};

@@ -65,17 +65,35 @@ class PrefillGemm {
 
   // y = x · W^T on the stream: GEMM when the step has at least
   // min_tokens(type) tokens, else the matmul kernel.
-  Status run(const MatmulWeight& w, const float* x, int64_t num_tokens, float* y);
+  // x_converted: the kernel that produced x also wrote it to
+  // converted_x(w.type, ...), which the GEMM then reads without converting.
+  Status run(const MatmulWeight& w, const float* x, int64_t num_tokens, float* y,
+             bool x_converted = false);
   // The same for several weights on one x: one grouped matmul launch when
   // the step is small and the weights share type and row length; x is
-  // converted once for the GEMMs.
+  // converted once for the GEMMs (not at all when x_converted: written to
+  // converted_x(weights[0].type, ...)).
   Status run_group(const MatmulWeight* weights, float* const* ys, int count, const float* x,
-                   int64_t num_tokens);
+                   int64_t num_tokens, bool x_converted = false);
+
+  // Where the kernel producing x (num_tokens rows of row_length) for
+  // products with weights of `type` may write x in the GEMM's input type
+  // (fp16, or bf16 when converts_to_bf16(type)) and so save the conversion
+  // pass: nullptr when such a product takes fp32 x (the matmul kernel,
+  // F32's SGEMM) or x does not fit the buffer.
+  void* converted_x(TensorType type, int64_t num_tokens, int64_t row_length) const;
+  static bool converts_to_bf16(TensorType type) { return type == TensorType::BF16; }
 
  private:
   // x converted for w's GEMM (fp16 or bf16); x itself for F32 weights.
   Result<const void*> convert_x(const MatmulWeight& w, const float* x, int64_t num_tokens);
   Status gemm(const MatmulWeight& w, const void* xc, int64_t num_tokens, float* y);
+  // Whether x16_, converted for weights of type `from`, serves a GEMM of
+  // weights of type `to` as it is (both converted, to the same format).
+  static bool same_conversion(TensorType from, TensorType to) {
+    return from != TensorType::F32 && to != TensorType::F32 &&
+           converts_to_bf16(from) == converts_to_bf16(to);
+  }
 
   cudaStream_t stream_ = nullptr;
   cublasHandle_t handle_ = nullptr;

@@ -3,10 +3,13 @@
 # llama2-7b F16 (random weights of the real shape, synthesized there), every
 # batching policy, all through `tokamak-cli bench serve --device cuda`.
 #   tests/gpu/serve_bench.sh CARRY OUT
-# Writes OUT/serve.log (the terminal tables) and OUT/serve.json (one array of
-# the runs of every command). ~8 minutes.
+# Writes OUT/serve.log (the terminal tables) and OUT/serve.jsonl (one line
+# per command: {"name", "result": its --json-out}), appended as each command
+# ends, so a run cut short keeps what it measured. ~8 minutes at scale 1.
 # Environment: SERVE_MODEL (default llama2-7b:f16), SERVE_PARTS (default
-# "lmi none c64 sweep long"), SERVE_SCALE (request counts x, default 1).
+# "lmi none c64 sweep long"; also "check": the GPU attention/backend tests,
+# "steps": gpu_batch_bench), SERVE_SCALE (request counts x, default 1; may
+# be fractional).
 set -u
 CARRY=$(realpath "${1:-gpu-carry}")
 OUT=${2:-${OUT:-/tmp/gpu-out}}
@@ -20,7 +23,7 @@ SYNTH=${SYNTH_DIR:-/tmp/tk-synth}
 JSON=/tmp/tk-serve-json
 rm -rf "$JSON"; mkdir -p "$JSON"
 LOG=$OUT/serve.log
-n() { echo $(( $1 * ${SERVE_SCALE:-1} )); }
+n() { awk -v a="$1" -v s="${SERVE_SCALE:-1}" 'BEGIN { v = int(a * s + 0.5); print (v < 1 ? 1 : v) }'; }
 
 serve() {  # serve NAME ARGS...: one bench serve command, its JSON kept as NAME
   local name=$1; shift
@@ -28,10 +31,43 @@ serve() {  # serve NAME ARGS...: one bench serve command, its JSON kept as NAME
   timeout 300 "$BIN/tokamak-cli" bench serve "$MODEL" --device cuda --cache-dir "$SYNTH" --no-db \
     --warmup 4 --json-out "$JSON/$name.json" "$@" >> "$LOG" 2>&1
   echo "exit code $? $(elapsed)" | tee -a "$LOG"
+  [ -e "$JSON/$name.json" ] && python3 -c 'import json, sys
+print(json.dumps({"name": sys.argv[1], "result": json.load(open(sys.argv[2]))}))' \
+    "$name" "$JSON/$name.json" >> "$OUT/serve.jsonl"
+}
+
+gguf() {  # the synthesized model's file (as bench serve names it), made once
+  local spec=${MODEL#synth:} f
+  f=$SYNTH/synth/${spec%%:*}-${spec#*:}.gguf
+  if [ ! -e "$f" ]; then
+    mkdir -p "$SYNTH/synth"
+    "$BIN/tokamak-cli" synth "${spec%%:*}" --type "${spec#*:}" -o "$f" > /dev/null 2>&1
+  fi
+  echo "$f"
 }
 
 for part in ${SERVE_PARTS:-lmi none c64 sweep long}; do
   case $part in
+    # Correctness of the attention and step paths first (tests/gpu).
+    check)
+      TOKAMAK_GPU_DATA=$CARRY/data timeout 120 "$BIN/gpu_cuda_tests" --gtest_filter='*Attention*:CudaBackend*:CudaDecodeStep*' \
+        > "$OUT/check.log" 2>&1
+      echo "check: exit code $? $(grep -E '^\[  (PASSED|FAILED) ' "$OUT/check.log" | tr '\n' ' ') $(elapsed)" \
+        | tee -a "$LOG"
+      # Attention failures: do they go with the one-key-per-thread scores?
+      if grep -q "^\[  FAILED  \] .*Attention" "$OUT/check.log"; then
+        TOKAMAK_GPU_DATA=$CARRY/data TOKAMAK_CUDA_DECODE_ROWS=thread timeout 60 "$BIN/gpu_cuda_tests" --gtest_filter='*Attention*' \
+          > "$OUT/check_thread.log" 2>&1 && export TOKAMAK_CUDA_DECODE_ROWS=thread
+        echo "check: attention failed; thread rows: $(tail -1 "$OUT/check_thread.log"), using ${TOKAMAK_CUDA_DECODE_ROWS:-group} rows" \
+          | tee -a "$LOG"
+      fi ;;
+    # Batched steps without the engine (decode B @ P, mixed), default and the
+    # one-key-per-thread flash-decoding scores.
+    steps)
+      timeout 90 "$BIN/gpu_batch_bench" "$(gguf)" > "$OUT/steps.log" 2>&1
+      echo "-- TOKAMAK_CUDA_DECODE_ROWS=thread" >> "$OUT/steps.log"
+      TOKAMAK_CUDA_DECODE_ROWS=thread timeout 60 "$BIN/gpu_batch_bench" "$(gguf)" >> "$OUT/steps.log" 2>&1
+      echo "steps: exit code $? $(elapsed)" | tee -a "$LOG" ;;
     # The published comparison (3 prompts x 64/128/256 output tokens, 50
     # clients), fewer requests than its 5000.
     lmi) serve lmi --policy static,dynamic,continuous,paged --workload lmi --concurrency 50 \
@@ -41,12 +77,11 @@ for part in ${SERVE_PARTS:-lmi none c64 sweep long}; do
     # 128 in / 128 out at 64 and 128 concurrent sequences (llama-batched-bench's shape).
     c64) serve c64 --policy continuous,paged --workload fixed:128:128 --concurrency 64,128 \
            --max-sequences 128 --requests "$(n 512)" ;;
-    # Throughput and latency vs concurrency, 1..256.
+    # Throughput and latency vs concurrency, 1..256 (paged).
     sweep)
-      serve sweep-low --policy paged,continuous --workload fixed:128:128 --concurrency 1,4 \
-        --requests "$(n 16)"
-      serve sweep-high --policy paged,continuous --workload fixed:128:128 \
-        --concurrency 16,64,256 --max-sequences 256 --requests "$(n 512)" ;;
+      serve sweep-low --policy paged --workload fixed:128:128 --concurrency 1,4 --requests "$(n 16)"
+      serve sweep-high --policy paged --workload fixed:128:128 --concurrency 16,64,128,256 \
+        --max-sequences 256 --requests "$(n 512)" ;;
     # Latency per token vs batch size at a 4096-token context (4032 in, 64 out).
     long)
       for b in 1 8 32; do
@@ -56,9 +91,4 @@ for part in ${SERVE_PARTS:-lmi none c64 sweep long}; do
   esac
 done
 rm -rf "$SYNTH/synth"
-{
-  echo "["; sep=""
-  for f in "$JSON"/*.json; do [ -e "$f" ] || continue; echo "$sep{\"name\": \"$(basename "$f" .json)\", \"result\": "; cat "$f"; echo "}"; sep=","; done
-  echo "]"
-} > "$OUT/serve.json"
 grep -E "^(policy|none|static|dynamic|continuous|paged) " "$LOG" | head -60

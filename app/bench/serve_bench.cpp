@@ -44,6 +44,24 @@ Status warm_up(Engine& engine, const PromptVocab& vocab, const ServePoint& point
   return {};
 }
 
+// The telemetry a run uses, or null with the reason in `why_not`.
+std::shared_ptr<GpuTelemetry> telemetry_for(const Backend& backend,
+                                            const ServeBenchOptions& options,
+                                            std::string& why_not) {
+  if (options.gpu) return options.gpu;
+  if (backend.name() != "cuda") {
+    why_not = fmt::format("the {} backend: energy is measured on NVIDIA GPUs only (NVML)",
+                          backend.name());
+    return nullptr;
+  }
+  auto t = GpuTelemetry::open(0);
+  if (!t.ok()) {
+    why_not = t.error().message;
+    return nullptr;
+  }
+  return std::move(t).value();
+}
+
 }  // namespace
 
 Result<ServeRunResult> run_serve_point(const std::shared_ptr<Backend>& backend,
@@ -63,21 +81,46 @@ Result<ServeRunResult> run_serve_point(const std::shared_ptr<Backend>& backend,
   ServeRunResult out;
   out.point = point;
   out.engine_options = engine->options();
+  std::string why_no_gpu;
+  const std::shared_ptr<GpuTelemetry> gpu = telemetry_for(*backend, options, why_no_gpu);
+  if (gpu) out.gpu_name = gpu->name();
+  TimelineRecorder timeline(options.sample_interval_s, gpu);
   LoadOptions lo;
   lo.concurrency = point.concurrency;
   lo.rate = point.rate;
   lo.seed = options.seed;
   lo.sampling = options.sampling;
   lo.stall_timeout_s = options.stall_timeout_s;
+  // Submissions and ticks both run on this thread: `submitted` needs no lock.
+  std::vector<RequestId> submitted;
+  bool cancelled = false;
   lo.on_tick = [&](const LoadProgress& p) {
     const EngineStats s = engine->stats();
     out.kv_blocks_peak_used = std::max(out.kv_blocks_peak_used, s.kv_blocks_used);
+    if (options.cancel && options.cancel->load() && !cancelled) {
+      cancelled = true;
+      for (RequestId id : submitted) engine->cancel(id);
+    }
+    if (const TimelineSample* t = timeline.tick(p, s, p.num_ended == p.num_requests)) {
+      if (options.on_sample) options.on_sample(point, *t);
+    }
     if (options.on_progress) options.on_progress(point, p);
   };
-  const SubmitFn submit = [&engine](Request r, EventCallback cb) {
-    return engine->submit(std::move(r), std::move(cb));
+  const SubmitFn submit = [&](Request r, EventCallback cb) -> RequestId {
+    if (cancelled) {  // ends at once, as the engine ends a cancelled request
+      Finished f;
+      f.reason = "cancelled";
+      cb(EngineEvent(f));
+      return 0;
+    }
+    const RequestId id = engine->submit(std::move(r), std::move(cb));
+    submitted.push_back(id);
+    return id;
   };
+  const TimelineSample& first = timeline.start(engine->stats());
+  if (options.on_sample) options.on_sample(point, first);
   TK_ASSIGN(const LoadResult load, run_load(requests, submit, lo));
+  if (cancelled) return make_error(ErrorCode::Cancelled, "the benchmark run was cancelled");
   const EngineStats after = engine->stats();
 
   out.metrics = compute_metrics(load);
@@ -97,6 +140,8 @@ Result<ServeRunResult> run_serve_point(const std::shared_ptr<Backend>& backend,
       out.error_samples.push_back(r.error_message);
     }
   }
+  out.energy = energy_from_samples(timeline.samples(), out.metrics.num_output_tokens, why_no_gpu);
+  out.timeline = timeline.take_samples();
   if (backend->name() == "cuda") {
     out.device_memory_bytes = cuda_used_memory_bytes();
     out.device_memory_kind = "cuda_used";

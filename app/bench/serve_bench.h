@@ -10,15 +10,21 @@
 //     figures: ServeMetrics from the client-side records; engine figures
 //              (steps, running sequences, KV waste, preemptions, prefix hits)
 //              over the measured steps only (the warm-up's are subtracted)
+//     timeline: a TimelineSample about every sample_interval_s (tokens/s,
+//              running/waiting, KV blocks, GPU figures) and the energy per
+//              output token from them (serve_timeline.h)
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "bench/gpu_telemetry.h"
 #include "bench/serve_metrics.h"
+#include "bench/serve_timeline.h"
 #include "bench/spread.h"
 #include "bench/workload.h"
 #include "runtime/engine.h"
@@ -44,6 +50,16 @@ struct ServeBenchOptions {
   int32_t max_context = 0;  // requests must fit (0: no check)
   double stall_timeout_s = 600.0;
   std::function<void(const ServePoint&, const LoadProgress&)> on_progress;
+  // Timeline: a sample about every sample_interval_s, each also given to
+  // on_sample (on the calling thread) as it is taken.
+  double sample_interval_s = 0.25;
+  std::function<void(const ServePoint&, const TimelineSample&)> on_sample;
+  // GPU figures: this telemetry; when null, NVML's GPU 0 is opened for the
+  // cuda backend (none for the cpu backend: its energy is "unavailable").
+  std::shared_ptr<GpuTelemetry> gpu;
+  // Set (from any thread) to stop the run: what runs is cancelled, nothing
+  // more is submitted, and run_serve_point fails with ErrorCode::Cancelled.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct ServeRunResult {
@@ -66,7 +82,10 @@ struct ServeRunResult {
   // run_serve_point_repeated: requests/s of every repetition; this result is
   // the one with the median requests/s (the lower middle one for an even count).
   Spread requests_per_second_spread;
-  int32_t num_unaccounted_all = 0;  // requests not ended exactly once, over all repetitions
+  int32_t num_unaccounted_all = 0;       // requests not ended exactly once, over all repetitions
+  std::vector<TimelineSample> timeline;  // the measured phase, in time order
+  EnergyFigures energy;                  // from the timeline's GPU figures
+  std::string gpu_name;                  // NVML's name ("" without telemetry)
 };
 
 Result<ServeRunResult> run_serve_point(const std::shared_ptr<Backend>& backend,

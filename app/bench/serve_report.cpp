@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <utility>
 
 namespace tokamak {
@@ -61,6 +62,10 @@ const std::vector<std::pair<std::string, std::string>>& csv_map() {
         {"requests_per_second_max", "/repetitions/requests_per_second/max"},
         {"device_memory_bytes", "/device_memory_bytes"},
         {"device_memory_kind", "/device_memory_kind"},
+        {"energy_status", "/energy/status"},
+        {"gpu_energy_j", "/energy/joules"},
+        {"joules_per_output_token", "/energy/joules_per_output_token"},
+        {"mean_gpu_power_w", "/energy/mean_power_w"},
         {"max_step_tokens", "/options/max_step_tokens"},
         {"prefix_caching", "/options/prefix_caching"},
         {"model", "/model"},
@@ -168,6 +173,15 @@ json to_json(const ServeRunResult& r, const ServeBenchConfig& c) {
                 {"max", r.requests_per_second_spread.max},
                 {"samples", r.requests_per_second_spread.samples}}}}},
             {"options", options_json(r)}};
+  j["energy"] = to_json(r.energy);
+  const bool has_gpu = std::any_of(r.timeline.begin(), r.timeline.end(),
+                                   [](const TimelineSample& t) { return t.gpu.has_value(); });
+  j["gpu_telemetry"] =
+      has_gpu ? json{{"status", "nvml"}, {"gpu_name", r.gpu_name}}
+              : json{{"status", "unavailable"}, {"reason", r.energy.unavailable_reason}};
+  json timeline = json::array();
+  for (const TimelineSample& t : r.timeline) timeline.push_back(to_json(t));
+  j["timeline"] = std::move(timeline);
   for (const char* key :
        {"model", "model_path", "device", "engine_version", "commit", "date", "machine"}) {
     j[key] = config[key];
@@ -189,11 +203,15 @@ std::vector<std::string> csv_columns() {
 
 std::string serve_report_csv(const std::vector<ServeRunResult>& runs,
                              const ServeBenchConfig& config) {
+  return serve_report_csv_from_json(serve_report_json(runs, config));
+}
+
+std::string serve_report_csv_from_json(const json& report) {
   std::string out;
   for (const auto& [name, pointer] : csv_map()) out += (out.empty() ? "" : ",") + name;
   out += "\n";
-  for (const ServeRunResult& r : runs) {
-    const json j = to_json(r, config);
+  if (!report.contains("runs") || !report["runs"].is_array()) return out;
+  for (const json& j : report["runs"]) {
     std::string line;
     for (const auto& [name, pointer] : csv_map()) {
       const json::json_pointer p(pointer);

@@ -6,7 +6,10 @@
 // total_tokens_per_second, ttft_ms / tpot_ms / itl_ms / e2e_ms as {mean, p50,
 // p90, p99, count}, kv_waste_percent, peak_running, mean_running, ...), the
 // accounting (num_completed, num_errors, ...) and the configuration it ran in
-// (model, device, engine_version, commit, date, machine, options).
+// (model, device, engine_version, commit, date, machine, options), the
+// timeline (serve_timeline.h: "timeline": [sample, ...]), "energy" ({status:
+// "measured", joules, joules_per_output_token, ...} or {status: "unavailable",
+// reason, and "unavailable" for each figure}) and "gpu_telemetry".
 // CSV: one row per run, the columns of csv_columns().
 #pragma once
 
@@ -50,6 +53,10 @@ std::vector<std::string> csv_columns();
 // Header line and one line per run (RFC 4180 quoting where a field needs it).
 std::string serve_report_csv(const std::vector<ServeRunResult>& runs,
                              const ServeBenchConfig& config);
+
+// The same CSV from a report as serve_report_json writes it (e.g. rebuilt
+// from the store's result_json of each run).
+std::string serve_report_csv_from_json(const nlohmann::json& report);
 
 // A fixed-width table of the headline figures, one line per run.
 std::string serve_report_table(const std::vector<ServeRunResult>& runs);

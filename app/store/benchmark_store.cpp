@@ -17,8 +17,9 @@ constexpr const char* kInsertRun = R"sql(
 INSERT INTO bench_runs (session_id, position, policy, workload, concurrency, rate, batch_size,
   max_sequences, num_requests, num_errors, duration_s, requests_per_second,
   output_tokens_per_second, total_tokens_per_second, ttft_p50_ms, ttft_p99_ms, tpot_p50_ms,
-  itl_p50_ms, e2e_p50_ms, e2e_p99_ms, kv_waste_percent, peak_running, mean_running, result_json)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))sql";
+  itl_p50_ms, e2e_p50_ms, e2e_p99_ms, kv_waste_percent, peak_running, mean_running, result_json,
+  gpu_energy_j, joules_per_output_token)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?))sql";
 
 constexpr const char* kSessionColumns =
     "id, created_at, kind, model, model_path, device, engine_version, git_commit, cpu_model, "
@@ -28,7 +29,7 @@ constexpr const char* kSelectRuns = R"sql(
 SELECT id, policy, workload, concurrency, rate, batch_size, max_sequences, num_requests,
   num_errors, duration_s, requests_per_second, output_tokens_per_second, total_tokens_per_second,
   ttft_p50_ms, ttft_p99_ms, tpot_p50_ms, itl_p50_ms, e2e_p50_ms, e2e_p99_ms, kv_waste_percent,
-  peak_running, mean_running, result_json
+  peak_running, mean_running, result_json, gpu_energy_j, joules_per_output_token
 FROM bench_runs WHERE session_id = ? ORDER BY position)sql";
 
 constexpr const char* kDeleteSession = "DELETE FROM bench_sessions WHERE id = ?";
@@ -58,6 +59,13 @@ void bind_run(SQLite::Statement& q, int64_t session_id, int position, const Benc
   q.bind(i++, r.peak_running);
   q.bind(i++, r.mean_running);
   q.bind(i++, r.result_json);
+  for (const std::optional<double>* v : {&r.gpu_energy_j, &r.joules_per_output_token}) {
+    if (v->has_value()) {
+      q.bind(i++, **v);
+    } else {
+      q.bind(i++);  // NULL: not measured
+    }
+  }
 }
 
 BenchSessionRecord read_session(SQLite::Statement& q) {
@@ -92,6 +100,10 @@ BenchRunRecord read_run(SQLite::Statement& q) {
   r.peak_running = q.getColumn(i++).getInt();
   r.mean_running = q.getColumn(i++).getDouble();
   r.result_json = q.getColumn(i++).getString();
+  for (std::optional<double>* v : {&r.gpu_energy_j, &r.joules_per_output_token}) {
+    const SQLite::Column c = q.getColumn(i++);
+    if (!c.isNull()) *v = c.getDouble();
+  }
   return r;
 }
 

@@ -1,9 +1,10 @@
 // BenchmarkStore: benchmark sessions and their runs in the app's database
-// (tables of migration 1, schema_migrations.cpp). A session is one benchmark
-// command; its runs are the points it measured, in order.
+// (tables of migration 1, energy columns of migration 4, schema_migrations.cpp). A session is one
+// benchmark command; its runs are the points it measured, in order.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,9 @@ struct BenchRunRecord {
   double kv_waste_percent = 0.0;
   int32_t peak_running = 0;
   double mean_running = 0.0;
+  // GPU energy of the measured phase (NVML); absent when not measured.
+  std::optional<double> gpu_energy_j;
+  std::optional<double> joules_per_output_token;
   std::string result_json;  // the whole run
 };
 

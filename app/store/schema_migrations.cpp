@@ -89,10 +89,19 @@ CREATE INDEX prompt_tags_tag ON prompt_tags(tag);
 // 3: conversations, their message trees, generation records and the FTS5
 // index over message text (the SQL: conversation_schema.h).
 
+// 4: the energy of a benchmark run, from the GPU's telemetry (NVML); NULL
+// when it was not measured (the CPU backend, no NVIDIA driver, runs saved
+// before this version). The run's timeline is in result_json.
+constexpr const char* kBenchEnergyColumns = R"sql(
+ALTER TABLE bench_runs ADD COLUMN gpu_energy_j REAL;
+ALTER TABLE bench_runs ADD COLUMN joules_per_output_token REAL;
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "benchmark tables", kBenchmarkTables},
     Migration{2, "prompt library", kPromptTables},
     Migration{3, "conversations, messages, generation records, search", kConversationTablesSql},
+    Migration{4, "benchmark energy", kBenchEnergyColumns},
 };
 
 }  // namespace

@@ -5,10 +5,13 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "aidreams.h"
+#include "bench/serve_record.h"
 #include "bench/serve_report.h"
 #include "cpu/cpu_backend.h"
 #include "model/model.h"
@@ -212,6 +215,8 @@ TEST(ServeBench, CsvHasOneRowPerRunWithEveryColumn) {
     EXPECT_EQ(row[col("num_completed")], std::to_string(kRequests));
     EXPECT_EQ(std::stod(row[col("requests_per_second")]), runs[i - 1].metrics.requests_per_second);
     EXPECT_EQ(row[col("policy")], std::string(policy_name(runs[i - 1].point.policy)));
+    EXPECT_EQ(row[col("energy_status")], "unavailable");  // cpu: never a made-up number
+    EXPECT_EQ(row[col("joules_per_output_token")], "unavailable");
   }
   for (const char* name : {"ttft_ms_p99", "tpot_ms_p50", "itl_ms_p90", "e2e_ms_mean",
                            "kv_waste_percent", "peak_running"}) {
@@ -300,6 +305,147 @@ TEST(ServeBench, RunsSaveToTheStoreAndLoadBack) {
     const nlohmann::json j = nlohmann::json::parse(loaded->runs[i].result_json);
     EXPECT_EQ(j["policy"], loaded->runs[i].policy);
     EXPECT_EQ(j["requests_per_second"].get<double>(), runs[i].metrics.requests_per_second);
+  }
+}
+
+TEST(ServeBench, TheTimelineFollowsTheRun) {
+  const auto& runs = all_policy_runs();
+  ASSERT_EQ(runs.size(), 5u);
+  for (const ServeRunResult& r : runs) {
+    SCOPED_TRACE(std::string(policy_name(r.point.policy)));
+    ASSERT_GE(r.timeline.size(), 2u);  // the start and the final tick at least
+    EXPECT_EQ(r.timeline.front().t_s, 0.0);
+    int64_t tokens = 0;
+    double area = 0.0;  // integral of tokens/s over time = tokens received
+    for (size_t i = 1; i < r.timeline.size(); ++i) {
+      const TimelineSample& s = r.timeline[i];
+      EXPECT_GT(s.t_s, r.timeline[i - 1].t_s);
+      EXPECT_GE(s.num_output_tokens, tokens);
+      tokens = s.num_output_tokens;
+      area += s.output_tokens_per_second * (s.t_s - r.timeline[i - 1].t_s);
+      EXPECT_LE(s.num_running, 4);
+      EXPECT_LE(s.kv_blocks_used, s.kv_blocks_total);
+      EXPECT_EQ(s.kv_blocks_total, 32);
+      EXPECT_FALSE(s.gpu.has_value());
+    }
+    EXPECT_EQ(r.timeline.back().num_output_tokens, r.metrics.num_output_tokens);
+    EXPECT_EQ(r.timeline.back().num_ended, kRequests);
+    EXPECT_NEAR(area, static_cast<double>(r.metrics.num_output_tokens), 1e-6);
+    EXPECT_FALSE(r.energy.available);
+    EXPECT_NE(r.energy.unavailable_reason.find("cpu backend"), std::string::npos);
+  }
+  const nlohmann::json j = to_json(runs[4], config());
+  EXPECT_EQ(j["energy"]["status"], "unavailable");
+  EXPECT_EQ(j["energy"]["joules_per_output_token"], "unavailable");
+  EXPECT_EQ(j["gpu_telemetry"]["status"], "unavailable");
+  EXPECT_EQ(j["timeline"].size(), runs[4].timeline.size());
+  EXPECT_TRUE(j["timeline"][1]["gpu"].is_null());
+}
+
+// A fake GPU whose energy counter adds exactly 2 J at every reading.
+unsigned long long g_energy_mj = 0;
+int fake_device = 0;
+NvmlApi counting_gpu() {
+  NvmlApi a;
+  a.init = [] { return 0; };
+  a.device_by_index = [](unsigned int, NvmlApi::Device* d) {
+    *d = &fake_device;
+    return 0;
+  };
+  a.energy_mj = [](NvmlApi::Device, unsigned long long* mj) {
+    g_energy_mj += 2000;
+    *mj = g_energy_mj;
+    return 0;
+  };
+  a.power_mw = [](NvmlApi::Device, unsigned int* mw) {
+    *mw = 123000;
+    return 0;
+  };
+  return a;
+}
+
+TEST(ServeBench, EnergyPerOutputTokenFromTheGpuCounter) {
+  ASSERT_TRUE(fixture().backend);
+  auto gpu = GpuTelemetry::open_with(counting_gpu(), 0, nullptr);
+  ASSERT_TRUE(gpu.ok());
+  ServeBenchOptions o = bench_options();
+  o.gpu = *gpu;
+  std::vector<TimelineSample> live;
+  o.on_sample = [&](const ServePoint&, const TimelineSample& s) { live.push_back(s); };
+  Fixture& f = fixture();
+  auto r = run_serve_point(f.backend, f.tokenizer, prompt_vocab(*f.tokenizer),
+                           point(BatchPolicy::Paged), o);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ(live.size(), r->timeline.size());  // every sample went out live
+  // n readings of a counter adding 2 J each: 2 (n - 1) J between the first and last.
+  const double joules = 2.0 * static_cast<double>(r->timeline.size() - 1);
+  ASSERT_TRUE(r->energy.available) << r->energy.unavailable_reason;
+  EXPECT_EQ(r->energy.source, "nvml_energy_counter");
+  EXPECT_DOUBLE_EQ(r->energy.joules, joules);
+  EXPECT_DOUBLE_EQ(r->energy.joules_per_output_token, joules / (kRequests * kOutput));
+  EXPECT_DOUBLE_EQ(r->timeline.back().gpu->power_w, 123.0);
+  const BenchRunRecord rec = bench_run_record(*r, config());
+  ASSERT_TRUE(rec.joules_per_output_token.has_value());
+  EXPECT_DOUBLE_EQ(*rec.joules_per_output_token, joules / (kRequests * kOutput));
+  const nlohmann::json j = nlohmann::json::parse(rec.result_json);
+  EXPECT_EQ(j["energy"]["status"], "measured");
+  EXPECT_EQ(j["gpu_telemetry"]["status"], "nvml");
+  EXPECT_DOUBLE_EQ(j["timeline"].back()["gpu"]["power_w"].get<double>(), 123.0);
+}
+
+TEST(ServeBench, CancellingEndsTheRunEarlyWithCancelled) {
+  ASSERT_TRUE(fixture().backend);
+  ServeBenchOptions o = bench_options();
+  std::atomic<bool> cancel{false};
+  o.cancel = &cancel;
+  int32_t ended_at_cancel = -1;
+  o.on_progress = [&](const ServePoint&, const LoadProgress& p) {
+    if (ended_at_cancel < 0 && p.num_ended >= 1) {
+      ended_at_cancel = p.num_ended;
+      cancel = true;
+    }
+  };
+  ServePoint p = point(BatchPolicy::Continuous);
+  p.workload = *parse_workload("fixed:12:40");
+  p.num_requests = 400;  // minutes of work if it were not cancelled
+  Fixture& f = fixture();
+  auto r = run_serve_point(f.backend, f.tokenizer, prompt_vocab(*f.tokenizer), p, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, ErrorCode::Cancelled);
+  EXPECT_GE(ended_at_cancel, 1);
+  // The engine is free again: a later run on the same backend works.
+  o.cancel = nullptr;
+  o.on_progress = nullptr;
+  auto again = run_serve_point(f.backend, f.tokenizer, prompt_vocab(*f.tokenizer),
+                               point(BatchPolicy::Paged), o);
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(again->metrics.num_completed, kRequests);
+}
+
+TEST(ServeBench, SessionRecordsCarryEveryRunAndReadBackFromTheStore) {
+  const auto& runs = all_policy_runs();
+  ASSERT_EQ(runs.size(), 5u);
+  DatabaseOptions dbo;
+  dbo.path = test::scratch_dir("serve_record") + "/records.db";
+  std::filesystem::remove(dbo.path);
+  auto db = Database::open(dbo);
+  ASSERT_TRUE(db.ok()) << db.error().message;
+  BenchmarkStore store(**db);
+  auto id = store.save(bench_session_record(runs, config()));
+  ASSERT_TRUE(id.ok()) << id.error().message;
+  auto loaded = store.load(*id);
+  ASSERT_TRUE(loaded.ok());
+  EXPECT_EQ(loaded->model, test::kAidreamsGguf);
+  EXPECT_EQ(loaded->cpu_model, "Test CPU, 2 cores");
+  ASSERT_EQ(loaded->runs.size(), 5u);
+  for (size_t i = 0; i < 5; ++i) {
+    const BenchRunRecord& rec = loaded->runs[i];
+    EXPECT_EQ(rec.policy, policy_name(runs[i].point.policy));
+    EXPECT_EQ(rec.tpot_p50_ms, runs[i].metrics.tpot_ms.p50);
+    EXPECT_EQ(rec.e2e_p99_ms, runs[i].metrics.e2e_ms.p99);
+    EXPECT_FALSE(rec.joules_per_output_token.has_value());  // cpu: not measured
+    const nlohmann::json j = nlohmann::json::parse(rec.result_json);
+    EXPECT_EQ(j["timeline"].size(), runs[i].timeline.size());
   }
 }
 

@@ -170,5 +170,93 @@ TEST(BenchmarkStore, ARunWithoutItsSessionIsRefused) {
                SQLite::Exception);
 }
 
+TEST(BenchmarkStore, EnergyRoundTripsAndAbsentEnergyStaysNull) {
+  auto db = open_db("energy");
+  ASSERT_TRUE(db);
+  BenchmarkStore store(*db);
+  BenchSessionRecord s;
+  s.model = "m";
+  s.device = "cuda";
+  s.engine_version = "t";
+  s.config_json = "{}";
+  s.runs = {make_run("paged", 3.0), make_run("none", 1.0)};
+  s.runs[0].gpu_energy_j = 1234.5;
+  s.runs[0].joules_per_output_token = 0.0625;
+  const int64_t id = store.save(s).value();
+  const BenchSessionRecord back = store.load(id).value();
+  ASSERT_EQ(back.runs.size(), 2u);
+  EXPECT_EQ(back.runs[0].gpu_energy_j, 1234.5);
+  EXPECT_EQ(back.runs[0].joules_per_output_token, 0.0625);
+  EXPECT_FALSE(back.runs[1].gpu_energy_j.has_value());
+  EXPECT_FALSE(back.runs[1].joules_per_output_token.has_value());
+  EXPECT_TRUE(
+      db->sql()
+          .execAndGet("SELECT joules_per_output_token FROM bench_runs WHERE policy = 'none'")
+          .isNull());
+}
+
+// The version that added the energy columns.
+int32_t energy_version() {
+  for (const Migration& m : schema_migrations()) {
+    if (m.sql.find("joules_per_output_token") != std::string_view::npos) return m.version;
+  }
+  return 0;
+}
+
+TEST(BenchmarkStore, RunsFromEveryEarlierVersionSurviveTheEnergyMigration) {
+  ASSERT_GT(energy_version(), 1);
+  const std::string dir = test::fresh_dir("energy_versions");
+  for (int32_t v = 0; v < latest_schema_version(); ++v) {
+    SCOPED_TRACE(v);
+    const std::string path = dir + "/v" + std::to_string(v) + ".db";
+    test::make_database_at_version(path, v);
+    int64_t old_id = 0;
+    if (v >= 1 && v < energy_version()) {  // a session saved by that version's columns
+      DatabaseOptions o;
+      o.path = path;
+      auto old = Database::open(o, schema_migrations().first(v));
+      ASSERT_TRUE(old.ok()) << old.error().message;
+      SQLite::Database& q = (*old)->sql();
+      q.exec(
+          "INSERT INTO bench_sessions (created_at, kind, model, model_path, device, "
+          "engine_version, config_json) VALUES ('2026-01-01T00:00:00Z', 'serve', 'old', 'p', "
+          "'cpu', '0.1', '{}')");
+      old_id = q.getLastInsertRowid();
+      q.exec(
+          "INSERT INTO bench_runs (session_id, position, policy, workload, concurrency, rate, "
+          "batch_size, max_sequences, num_requests, num_errors, duration_s, requests_per_second, "
+          "output_tokens_per_second, total_tokens_per_second, ttft_p50_ms, ttft_p99_ms, "
+          "tpot_p50_ms, itl_p50_ms, e2e_p50_ms, e2e_p99_ms, kv_waste_percent, peak_running, "
+          "mean_running, result_json) VALUES (" +
+          std::to_string(old_id) +
+          ", 0, 'paged', 'lmi', 50, 0, 8, 64, 100, 0, 10, 10, 500, 900, 1, 2, 3, 4, 5, 6, 7, 8, "
+          "9, '{\"policy\":\"paged\"}')");
+    }
+    DatabaseOptions o;
+    o.path = path;
+    auto db = Database::open(o);
+    ASSERT_TRUE(db.ok()) << db.error().message;
+    EXPECT_EQ((*db)->schema_version(), latest_schema_version());
+    BenchmarkStore store(**db);
+    if (old_id != 0) {
+      const BenchSessionRecord old = store.load(old_id).value();
+      ASSERT_EQ(old.runs.size(), 1u);
+      EXPECT_EQ(old.runs[0].requests_per_second, 10.0);
+      EXPECT_EQ(old.runs[0].e2e_p99_ms, 6.0);
+      EXPECT_FALSE(old.runs[0].joules_per_output_token.has_value());
+    }
+    BenchSessionRecord s;
+    s.model = "new";
+    s.device = "cuda";
+    s.engine_version = "t";
+    s.config_json = "{}";
+    s.runs = {make_run("paged", 2.0)};
+    s.runs[0].joules_per_output_token = 0.5;
+    const int64_t id = store.save(s).value();
+    EXPECT_EQ(store.load(id).value().runs[0].joules_per_output_token, 0.5);
+    EXPECT_EQ(store.list_sessions().value().size(), old_id != 0 ? 2u : 1u);
+  }
+}
+
 }  // namespace
 }  // namespace tokamak

@@ -1,0 +1,79 @@
+#include "bench/serve_model.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "bench/machine_info.h"
+#include "cpu/cpu_backend.h"
+#include "store/benchmark_store.h"
+#ifdef TOKAMAK_HAVE_CUDA
+#include "cuda/cuda_backend.h"
+#endif
+
+namespace tokamak {
+
+bool serve_cuda_available() {
+#ifdef TOKAMAK_HAVE_CUDA
+  return cuda_device_count() > 0;
+#else
+  return false;
+#endif
+}
+
+Result<ServeModel> load_serve_model(const ServeModelOptions& o) {
+  if (o.device != "cpu" && o.device != "cuda") {
+    return make_error(ErrorCode::InvalidArgument,
+                      fmt::format("device '{}': expected cpu or cuda", o.device));
+  }
+  if (o.device == "cuda" && !serve_cuda_available()) {
+    return make_error(ErrorCode::Unsupported,
+                      "device cuda: this build has no CUDA backend or no CUDA device is present");
+  }
+  ServeModel m;
+  TK_ASSIGN(m.model, Model::load(o.model_path));
+  CpuBackendOptions bo;
+  bo.num_threads = o.num_threads;
+  if (o.kv_num_blocks > 0) bo.kv.num_blocks = o.kv_num_blocks;
+  if (o.max_step_tokens > 0) bo.max_step_tokens = o.max_step_tokens;
+  if (o.device == "cuda") {
+#ifdef TOKAMAK_HAVE_CUDA
+    CudaBackendOptions co;
+    co.kv = bo.kv;
+    co.max_step_tokens = bo.max_step_tokens;
+    TK_ASSIGN(auto backend, make_cuda_backend(m.model, co));
+    m.backend = std::shared_ptr<Backend>(std::move(backend));
+#endif
+  } else {
+    TK_ASSIGN(auto backend, make_cpu_backend(m.model, bo));
+    m.backend = std::shared_ptr<Backend>(std::move(backend));
+  }
+  m.tokenizer = std::shared_ptr<const Tokenizer>(m.model, &m.model->tokenizer());
+  const ModelSpec& spec = m.model->spec();
+  const KvCacheConfig& kv = m.backend->kv_config();
+  m.context = o.context > 0 ? o.context : 4096;
+  if (spec.context_length > 0) m.context = std::min(m.context, spec.context_length);
+  m.context = std::min(m.context, kv.num_blocks * kv.block_size);
+
+  ServeBenchConfig& c = m.config;
+  c.model = o.model;
+  c.model_path = o.model_path;
+  c.model_name = spec.name;
+  c.arch = spec.arch_name;
+  c.device = m.backend->name();
+  c.num_threads = o.num_threads;
+  c.context = m.context;
+  c.kv_block_size = kv.block_size;
+  c.kv_num_blocks = kv.num_blocks;
+  const int64_t element_bytes = c.device == "cuda" ? 2 : 4;  // cpu fp32, cuda fp16
+  c.kv_pool_bytes =
+      int64_t{kv.num_blocks} * kv.block_size * 2 * spec.num_layers * spec.kv_dim() * element_bytes;
+  c.engine_version = engine_version();
+  c.commit = git_commit();
+  c.date = utc_timestamp_now();
+  c.command_line = o.command_line;
+  c.machine = machine_info();
+  return m;
+}
+
+}  // namespace tokamak

@@ -50,11 +50,63 @@ __device__ __forceinline__ void half8_to_float(const uint4& v, float* f) {
 // grid (num_tokens, num_kv_heads, splits), block kThreads.
 // part_o: (tokens, heads, kAttentionSplits, head_dim) unnormalised, slots
 // [0, splits) written; part_ml: (.., 2).
+// The tile's scores ps[h][jj] with lane groups: D / 16 lanes per key, each
+// lane 16 dims (two 16-byte loads), so that one warp load instruction reads
+// whole rows (a lane per key would touch 32 rows per instruction), then a
+// shuffle sum within the group. kRounds keys per group in flight.
+// Needs D / 16 a power of two <= 32 and 16-byte aligned rows.
+__device__ __forceinline__ void group_scores(const AttentionArgs& a, const float* qs,
+                                             const int64_t* offsets, int num_j, int warp, int lane,
+                                             float (*ps)[kTile]) {
+  constexpr int kRounds = 4;
+  const int g = a.group, D = a.head_dim;
+  const int width = D / 16;  // lanes per key
+  const int keys_per_warp = kWarpSize / width;
+  const int keys_per_round = (kThreads / kWarpSize) * keys_per_warp;
+  const int sub = lane / width, part = lane % width;
+  for (int r0 = 0; r0 * keys_per_round < num_j; r0 += kRounds) {
+    uint4 raw[kRounds][2];
+#pragma unroll
+    for (int u = 0; u < kRounds; ++u) {
+      const int jj = (r0 + u) * keys_per_round + warp * keys_per_warp + sub;
+      if (jj < num_j) {
+        const uint4* k = reinterpret_cast<const uint4*>(a.k_pool + offsets[jj] + part * 16);
+        raw[u][0] = k[0];
+        raw[u][1] = k[1];
+      } else {
+        raw[u][0] = raw[u][1] = make_uint4(0, 0, 0, 0);
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < kRounds; ++u) {
+      const int jj = (r0 + u) * keys_per_round + warp * keys_per_warp + sub;
+      float kf[16];
+      half8_to_float(raw[u][0], kf);
+      half8_to_float(raw[u][1], kf + 8);
+#pragma unroll
+      for (int h = 0; h < kMaxSplitGroup; ++h) {
+        if (h >= g) break;
+        const float* q = qs + h * D + part * 16;
+        float s = 0.0f;
+#pragma unroll
+        for (int e = 0; e < 16; e += 4) {
+          const float4 qv = *reinterpret_cast<const float4*>(q + e);
+          s = fmaf(qv.x, kf[e], s);
+          s = fmaf(qv.y, kf[e + 1], s);
+          s = fmaf(qv.z, kf[e + 2], s);
+          s = fmaf(qv.w, kf[e + 3], s);
+        }
+        for (int o = width / 2; o > 0; o /= 2) s += __shfl_xor_sync(0xffffffffu, s, o);
+        if (part == 0 && jj < num_j) ps[h][jj] = s;
+      }
+    }
+  }
+}
+
 // 4 blocks per SM (<= 128 registers; shared memory allows 4 with a 128-dim
-// V tile; 155 registers left room for 3). kRound: 16-byte pieces of a K row
-// in flight per thread before its math (8: 118 registers, no spills; 16:
-// a 128-dim row at once, a few spilled registers).
-template <int kRound>
+// V tile; 155 registers left room for 3). kGroupRows: scores by lane groups
+// (group_scores) instead of one key per thread with its whole K row.
+template <bool kGroupRows>
 __global__ void __launch_bounds__(kThreads, 4)
     split_kernel(AttentionArgs a, bool vec8, int splits, float* part_o, float* part_ml) {
   __shared__ __align__(16) float qs[kMaxSplitGroup * kMaxAttentionHeadDim];
@@ -91,25 +143,32 @@ __global__ void __launch_bounds__(kThreads, 4)
 
   for (int32_t j0 = p0; j0 < p1; j0 += kTile) {
     const int num_j = min(kTile, p1 - j0);
-    if (tid < num_j) {
-      const int64_t off = kv_row_offset(a.kv, table, j0 + tid, kh, D);
-      offsets[tid] = off;
-      if (vec8) {  // V row to shared memory, in flight during the scores
-        for (int d = 0; d < D; d += 8) cp_async16(v_tile + tid * D + d, a.v_pool + off + d);
+    if (tid < num_j) offsets[tid] = kv_row_offset(a.kv, table, j0 + tid, kh, D);
+    __syncthreads();
+    if (vec8) {  // the V tile to shared memory (coalesced), in flight during the scores
+      const int pieces = D / 8;
+      for (int i = tid; i < num_j * pieces; i += kThreads) {
+        const int r = i / pieces, c = (i - r * pieces) * 8;
+        cp_async16(v_tile + r * D + c, a.v_pool + offsets[r] + c);
       }
-      const __half* k = a.k_pool + off;
+    }
+    asm volatile("cp.async.commit_group;\n" ::: "memory");
+    if (kGroupRows) {
+      group_scores(a, qs, offsets, num_j, warp, lane, ps);
+    } else if (tid < num_j) {
+      const __half* k = a.k_pool + offsets[tid];
       float s[kMaxSplitGroup];
 #pragma unroll
       for (int h = 0; h < kMaxSplitGroup; ++h) s[h] = 0.0f;
       if (vec8) {
-        // kRound x 8 dims of the row per round in flight before the math.
-        for (int d0 = 0; d0 < D; d0 += 8 * kRound) {
-          uint4 raw[kRound];
+        // 64 dims of the row per round in flight before the math.
+        for (int d0 = 0; d0 < D; d0 += 64) {
+          uint4 raw[8];
 #pragma unroll
-          for (int i = 0; i < kRound; ++i)
+          for (int i = 0; i < 8; ++i)
             if (d0 + 8 * i < D) raw[i] = *reinterpret_cast<const uint4*>(k + d0 + 8 * i);
 #pragma unroll
-          for (int i = 0; i < kRound; ++i) {
+          for (int i = 0; i < 8; ++i) {
             const int d = d0 + 8 * i;
             if (d >= D) break;
             float kf[8];
@@ -144,7 +203,6 @@ __global__ void __launch_bounds__(kThreads, 4)
         if (h < g) ps[h][tid] = s[h];
     }
     __syncthreads();
-    asm volatile("cp.async.commit_group;\n" ::: "memory");
     // Softmax statistics per head (warp w takes heads w, w + 4).
     for (int h = warp; h < g; h += kThreads / kWarpSize) {
       float m = -INFINITY;
@@ -294,26 +352,29 @@ cudaError_t launch_attention_split(const AttentionArgs& a, int32_t num_kv_heads,
       scratch + static_cast<int64_t>(kMaxSplitTokens) * a.num_heads * kAttentionSplits * a.head_dim;
   const bool vec8 = a.head_dim % 8 == 0 && a.kv.kv_dim % 8 == 0;
   const unsigned tokens = static_cast<unsigned>(num_tokens);
-  // TOKAMAK_CUDA_DECODE_KROUND=16: the 16-piece variant (benchmarks).
-  static const bool round16 = [] {
-    const char* e = std::getenv("TOKAMAK_CUDA_DECODE_KROUND");
-    return e != nullptr && std::string(e) == "16";
+  // TOKAMAK_CUDA_DECODE_ROWS=thread: one key per thread (benchmarks).
+  static const bool thread_rows = [] {
+    const char* e = std::getenv("TOKAMAK_CUDA_DECODE_ROWS");
+    return e != nullptr && std::string(e) == "thread";
   }();
   static const bool raised = [] {
     const int bytes = kTile * kMaxAttentionHeadDim * 2;
-    return cudaFuncSetAttribute(split_kernel<8>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+    return cudaFuncSetAttribute(split_kernel<false>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                 bytes) == cudaSuccess &&
-           cudaFuncSetAttribute(split_kernel<16>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+           cudaFuncSetAttribute(split_kernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                 bytes) == cudaSuccess;
   }();
   if (!raised) return cudaErrorInvalidValue;
   const size_t v_bytes = vec8 ? static_cast<size_t>(kTile) * a.head_dim * 2 : 0;
   const int splits = splits_for(num_tokens, num_kv_heads);
   const dim3 grid(tokens, num_kv_heads, splits);
-  if (round16)
-    split_kernel<16><<<grid, kThreads, v_bytes, stream>>>(a, vec8, splits, part_o, part_ml);
+  const int width = a.head_dim / 16;  // group_scores' lanes per key
+  const bool group_rows = vec8 && a.head_dim % 16 == 0 && width <= kWarpSize &&
+                          (width & (width - 1)) == 0 && !thread_rows;
+  if (group_rows)
+    split_kernel<true><<<grid, kThreads, v_bytes, stream>>>(a, vec8, splits, part_o, part_ml);
   else
-    split_kernel<8><<<grid, kThreads, v_bytes, stream>>>(a, vec8, splits, part_o, part_ml);
+    split_kernel<false><<<grid, kThreads, v_bytes, stream>>>(a, vec8, splits, part_o, part_ml);
   merge_kernel<<<dim3(tokens, a.num_heads), kThreads, 0, stream>>>(part_o, part_ml, a.num_heads,
                                                                    a.head_dim, splits, a.out);
   return cudaGetLastError();

@@ -116,24 +116,85 @@ __device__ void load_q(const AttentionArgs& a, const RowInfo& lo, const RowInfo&
   }
 }
 
+// A thread copies kLoads 16-byte pieces of each K and V tile: piece part of
+// keys key0 + i * kKeyStep (i < kLoads).
+template <int D>
+struct TileLoads {
+  static constexpr int kParts = D / 8;  // 16-byte pieces per row
+  static constexpr int kLoads = kKeys * kParts / kThreads;
+  static constexpr int kKeyStep = kThreads / kParts;
+  int32_t block[kLoads];  // pool block of each key, -1 past `last`
+};
+
+// Position j -> (table entry, slot); shift = log2(block_size) when it is a power of two.
+__device__ __forceinline__ void split_position(int32_t j, int32_t block_size, int shift,
+                                               int32_t& entry, int32_t& slot) {
+  if (shift >= 0) {
+    entry = j >> shift;
+    slot = j & (block_size - 1);
+  } else {
+    entry = j / block_size;
+    slot = j - entry * block_size;
+  }
+}
+
+// The block-table entries of tile j0's keys (read a tile ahead, so the
+// copies never wait for the table).
+template <int D>
+__device__ void fetch_blocks(const AttentionArgs& a, const int32_t* table, int32_t j0, int32_t last,
+                             int shift, TileLoads<D>& t) {
+  const int key0 = threadIdx.x / TileLoads<D>::kParts;
+#pragma unroll
+  for (int i = 0; i < TileLoads<D>::kLoads; ++i) {
+    const int32_t j = j0 + key0 + i * TileLoads<D>::kKeyStep;
+    int32_t entry, slot;
+    split_position(j, a.kv.block_size, shift, entry, slot);
+    t.block[i] = j <= last ? table[entry] : -1;
+  }
+}
+
 // K and V rows j0 .. j0 + kKeys - 1 of KV head kh into (k, v), rows of
 // D + kPad halves; keys past `last` are zero (so 0-weight keys add 0, not NaN).
 template <int D>
-__device__ void issue_kv_tile(const AttentionArgs& a, const int32_t* table, int32_t j0,
-                              int32_t last, int32_t kh, __half* k, __half* v) {
-  constexpr int kParts = D / 8;  // 16-byte pieces per row
+__device__ void issue_kv_tile(const AttentionArgs& a, const TileLoads<D>& t, int32_t j0, int shift,
+                              int32_t kh, __half* k, __half* v) {
+  constexpr int kParts = TileLoads<D>::kParts;
+  const int key0 = threadIdx.x / kParts, part = threadIdx.x % kParts;
 #pragma unroll
-  for (int i = 0; i < kKeys * kParts / kThreads; ++i) {
-    const int c = threadIdx.x + i * kThreads;
-    const int key = c / kParts, part = c % kParts;
-    const int32_t j = j0 + key;
-    const bool valid = j <= last;
-    const int64_t off = valid ? kv_row_offset(a.kv, table, j, kh, D) + part * 8 : 0;
+  for (int i = 0; i < TileLoads<D>::kLoads; ++i) {
+    const int key = key0 + i * TileLoads<D>::kKeyStep;
+    int32_t entry, slot;
+    split_position(j0 + key, a.kv.block_size, shift, entry, slot);
+    const bool valid = t.block[i] >= 0;
+    const int64_t off =
+        valid ? (static_cast<int64_t>(t.block[i]) * a.kv.block_size + slot) * a.kv.kv_dim +
+                    static_cast<int64_t>(kh) * D + part * 8
+              : 0;
     const int s = key * (D + kPad) + part * 8;
     cp_async16_zfill(k + s, a.k_pool + off, valid);
     cp_async16_zfill(v + s, a.v_pool + off, valid);
   }
   asm volatile("cp.async.commit_group;\n" ::: "memory");
+}
+
+// The run of tokens from i0 (< t_end) that share i0's sequence: its end i1
+// and the largest position in it; each warp finds it with ballots (the
+// block's tokens are at most kRows).
+__device__ void find_run(const AttentionArgs& a, int64_t i0, int64_t t_end, int32_t& seq,
+                         int64_t& i1, int32_t& last) {
+  const int lane = threadIdx.x % 32;
+  seq = a.kv.token_seq[i0];
+  last = -1;
+  i1 = i0;
+  for (int64_t base = i0; base < t_end; base += 32) {
+    const int64_t i = base + lane;
+    const bool in = i < t_end && a.kv.token_seq[i] == seq;
+    const unsigned out = __ballot_sync(0xffffffffu, !in);
+    const int run = out ? __ffs(out) - 1 : 32;
+    last = max(last, __reduce_max_sync(0xffffffffu, lane < run ? a.kv.positions[i] : -1));
+    i1 = base + run;
+    if (run < 32) break;
+  }
 }
 
 // The warp's state: O accumulators (16 x D: D/8 n-tiles), row max and sum of
@@ -248,23 +309,30 @@ __global__ void __launch_bounds__(kThreads)
   st.l[0] = st.l[1] = 0.f;
   const int32_t pos[2] = {lo.pos, hi.pos};
 
+  const int32_t bs = a.kv.block_size;
+  const int shift = (bs & (bs - 1)) == 0 ? __ffs(bs) - 1 : -1;
   for (int64_t i0 = t0; i0 < t_end;) {  // runs of one sequence (block-uniform)
-    const int32_t seq = a.kv.token_seq[i0];
-    int32_t last = a.kv.positions[i0];
-    int64_t i1 = i0 + 1;
-    for (; i1 < t_end && a.kv.token_seq[i1] == seq; ++i1) last = max(last, a.kv.positions[i1]);
+    int32_t seq, last;
+    int64_t i1;
+    find_run(a, i0, t_end, seq, i1, last);
     const int32_t* table = a.kv.tables + a.kv.table_start[seq];
     const bool act[2] = {lo.seq == seq, hi.seq == seq};
     const int32_t warp_last =
         __reduce_max_sync(0xffffffffu, max(act[0] ? pos[0] : -1, act[1] ? pos[1] : -1));
     const int32_t num_tiles = last / kKeys + 1;
-    issue_kv_tile<D>(a, table, 0, last, kh, k_buf, v_buf);
+    TileLoads<D> loads;
+    fetch_blocks<D>(a, table, 0, last, shift, loads);
+    issue_kv_tile<D>(a, loads, 0, shift, kh, k_buf, v_buf);
+    if (num_tiles > 1) fetch_blocks<D>(a, table, kKeys, last, shift, loads);
     for (int32_t it = 0; it < num_tiles; ++it) {
       asm volatile("cp.async.wait_group 0;\n" ::: "memory");
       __syncthreads();  // tile it visible; everyone is done with tile it - 1's buffer
-      if (it + 1 < num_tiles)
-        issue_kv_tile<D>(a, table, (it + 1) * kKeys, last, kh, k_buf + ((it + 1) % 2) * kTile,
-                         v_buf + ((it + 1) % 2) * kTile);
+      if (it + 1 < num_tiles) {
+        const int next = (it + 1) % 2;
+        issue_kv_tile<D>(a, loads, (it + 1) * kKeys, shift, kh, k_buf + next * kTile,
+                         v_buf + next * kTile);
+        if (it + 2 < num_tiles) fetch_blocks<D>(a, table, (it + 2) * kKeys, last, shift, loads);
+      }
       const int32_t j0 = it * kKeys;
       if (warp_last >= j0)
         attend_tile<D>(q, k_buf + (it % 2) * kTile, v_buf + (it % 2) * kTile, j0, act, pos, st);

@@ -1,5 +1,7 @@
 #include <cuda_bf16.h>
 
+#include <cstdlib>
+
 #include "cuda/common.cuh"
 #include "cuda/dequantize.cuh"
 
@@ -131,7 +133,9 @@ cudaError_t dequantize(const MatmulWeight& w, int64_t row_begin, int64_t num_row
   if (num_rows == 0) return cudaSuccess;
   const size_t bb = block_bytes(w.type);
   const bool out_aligned = (reinterpret_cast<uintptr_t>(out) & 15) == 0;
-  if (bb != 0 && out_aligned && w.row_length % block_values(w.type) == 0 &&
+  // TOKAMAK_DEQUANT_ROW_KERNEL=1 (benchmarks only): the row kernel below for every type.
+  static const bool row_kernel = std::getenv("TOKAMAK_DEQUANT_ROW_KERNEL") != nullptr;
+  if (!row_kernel && bb != 0 && out_aligned && w.row_length % block_values(w.type) == 0 &&
       w.row_bytes == static_cast<size_t>(w.row_length / block_values(w.type)) * bb) {
     const int64_t chunks = num_rows * (w.row_length / kChunk);
     const int64_t per_block = int64_t{kFlatThreads} * kFlatChunks;

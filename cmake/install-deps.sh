@@ -25,9 +25,12 @@ packages=(
   qml6-module-qtquick-controls qml6-module-qtquick-layouts qml6-module-qtquick-dialogs
   qml6-module-qtquick-window qml6-module-qtquick-templates qml6-module-qtqml-workerscript
   qml6-module-qtqml-models qml6-module-qttest qml6-module-qt-labs-platform xvfb imagemagick
+  qml6-module-qt-labs-folderlistmodel qml6-module-qtcharts dpkg-dev
 )
 if [ "$want_test" = 1 ]; then
-  packages+=(clang libclang-rt-14-dev python3 python3-pip)
+  # desktop-file-utils, appstream: the package test validates the desktop
+  # entry and the AppStream metainfo.
+  packages+=(clang libclang-rt-14-dev python3 python3-pip desktop-file-utils appstream)
 fi
 
 missing=()

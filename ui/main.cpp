@@ -4,6 +4,7 @@
 // --send TEXT (with --screenshot: send a message first).
 #include <QCommandLineParser>
 #include <QGuiApplication>
+#include <QIcon>
 #include <QQmlApplicationEngine>
 #include <QQuickStyle>
 #include <QQuickWindow>
@@ -19,6 +20,10 @@ int main(int argc, char** argv) {
   QGuiApplication::setOrganizationName("Tokamak");
   QGuiApplication::setApplicationName("Tokamak");
   QGuiApplication::setApplicationVersion(TOKAMAK_VERSION);
+  // The desktop entry's id (Wayland app id) and icon: installer/io.tokamak.Tokamak.*
+  const QString app_id = QStringLiteral("io.tokamak.Tokamak");
+  QGuiApplication::setDesktopFileName(app_id);
+  QGuiApplication::setWindowIcon(QIcon::fromTheme(app_id, QIcon(":/icons/" + app_id + ".svg")));
   QQuickStyle::setStyle("Fusion");
 
   QCommandLineParser cli;

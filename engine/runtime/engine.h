@@ -12,6 +12,8 @@
 // in). Before that it may get TokenDelta events, one per generated token.
 // Callbacks run on the engine thread: copy what you need and return; never
 // call the engine's blocking functions (shutdown, the destructor) from one.
+// Performance work: TOKAMAK_ENGINE_TRACE=PREFIX writes one CSV row per step
+// (host and forward times, token mix) when the engine stops (step_trace.h).
 #pragma once
 
 #include <cstdint>

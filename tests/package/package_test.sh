@@ -33,7 +33,7 @@ while [ $# -gt 0 ]; do
   esac
   shift 2
 done
-for tool in dpkg-deb dpkg-query desktop-file-validate appstreamcli readelf python3 tar gzip; do
+for tool in dpkg-deb dpkg-query dpkg-parsechangelog desktop-file-validate appstreamcli readelf python3 tar gzip; do
   command -v "$tool" >/dev/null || fail "$tool not found (cmake/install-deps.sh --test installs it)"
 done
 python3 -c "import gguf" 2>/dev/null || fail "python3 gguf missing (cmake/install-deps.sh --test)"
@@ -126,6 +126,12 @@ for page in tokamak tokamak-cli; do
   gzip -dc "$root/usr/share/man/man1/$page.1.gz" | grep -q "^\.TH .*\"Tokamak $version\"" ||
     fail "man page $page.1 lacks its .TH line with version $version"
 done
+
+changelog="$root/usr/share/doc/tokamak/changelog.gz"
+[ -s "$changelog" ] || fail "the package lacks /usr/share/doc/tokamak/changelog.gz"
+gzip -dc "$changelog" >"$scratch/changelog"
+[ "$(dpkg-parsechangelog -l "$scratch/changelog" -S Version)" = "$version" ] ||
+  fail "the changelog's version is not $version: $(head -1 "$scratch/changelog")"
 
 step "linked libraries come from packages in Depends"
 for bin in tokamak tokamak-cli; do

@@ -29,8 +29,8 @@ packages=(
 )
 if [ "$want_test" = 1 ]; then
   # desktop-file-utils, appstream: the package test validates the desktop
-  # entry and the AppStream metainfo.
-  packages+=(clang libclang-rt-14-dev python3 python3-pip desktop-file-utils appstream)
+  # entry and the AppStream metainfo; x11-utils: it reads the window's class.
+  packages+=(clang libclang-rt-14-dev python3 python3-pip desktop-file-utils appstream x11-utils)
 fi
 
 missing=()

@@ -12,6 +12,8 @@
 #     a real GGUF checked against llama.cpp's gguf reader); the Qt app starts
 #     offscreen with the demo model and writes a screenshot, and every QML
 #     module and Qt plugin it loads comes from a package the .deb depends on;
+#     on Xvfb its window's WM_CLASS is the desktop entry's StartupWMClass and
+#     it carries the icon;
 #   - the TGZ holds the same files and its tokamak-cli runs.
 # Usage: package_test.sh --cpack CPACK --build DIR --scratch DIR --version V
 #          --app-id ID --data SHARED_DATA --runtime-depends "pkg;pkg;..."
@@ -33,7 +35,8 @@ while [ $# -gt 0 ]; do
   esac
   shift 2
 done
-for tool in dpkg-deb dpkg-query dpkg-parsechangelog desktop-file-validate appstreamcli readelf python3 tar gzip; do
+for tool in dpkg-deb dpkg-query dpkg-parsechangelog desktop-file-validate appstreamcli readelf python3 tar gzip \
+  Xvfb xwininfo xprop; do
   command -v "$tool" >/dev/null || fail "$tool not found (cmake/install-deps.sh --test installs it)"
 done
 python3 -c "import gguf" 2>/dev/null || fail "python3 gguf missing (cmake/install-deps.sh --test)"
@@ -183,7 +186,7 @@ app_version=$("$app" --version 2>/dev/null)
 [ "$app_version" = "Tokamak $version" ] || fail "tokamak --version: '$app_version'"
 wm_class=${app_version%% *}
 [ "$(key StartupWMClass)" = "$wm_class" ] ||
-  fail "StartupWMClass=$(key StartupWMClass), the app's X11 class (application name) is $wm_class"
+  fail "StartupWMClass=$(key StartupWMClass), the app's name (its X11 class) is $wm_class"
 shot="$scratch/shot.png"
 rc=0
 QML_IMPORT_TRACE=1 QT_DEBUG_PLUGINS=1 timeout 120 "$app" --db "$scratch/chat.db" --model demo \
@@ -213,6 +216,35 @@ while read -r f; do
   has_dep "$pkg" || fail "the app loaded $f from $pkg, which Depends lacks: $depends"
 done <"$scratch/loaded.txt"
 echo "QML modules and plugins loaded: $(wc -l <"$scratch/loaded.txt"), all from packages in Depends"
+
+step "the window on a real X server (Xvfb): class and icon"
+Xvfb -displayfd 5 -screen 0 1400x900x24 -nolisten tcp 5>"$scratch/xvfb.display" 2>"$scratch/xvfb.log" &
+xvfb=$!
+x_app=""
+trap 'kill $x_app $xvfb 2>/dev/null || true' EXIT
+for _ in $(seq 100); do [ -s "$scratch/xvfb.display" ] && break; sleep 0.1; done
+[ -s "$scratch/xvfb.display" ] || { cat "$scratch/xvfb.log"; fail "Xvfb did not start"; }
+export DISPLAY=":$(cat "$scratch/xvfb.display")"
+QT_QPA_PLATFORM=xcb "$app" --db "$scratch/chat.db" >"$scratch/x11.log" 2>&1 &
+x_app=$!
+wid=""
+for _ in $(seq 150); do  # the first top-level window with a WM_CLASS
+  wid=$(xwininfo -root -tree 2>/dev/null | awk '/\("[^"]*" "[^"]*"\)/ { print $1; exit }')
+  [ -n "$wid" ] && break
+  kill -0 "$x_app" 2>/dev/null || { cat "$scratch/x11.log"; fail "tokamak exited on the X server"; }
+  sleep 0.2
+done
+[ -n "$wid" ] || { cat "$scratch/x11.log"; fail "no tokamak window on the X server within 30 s"; }
+wm_class=$(xprop -id "$wid" WM_CLASS | sed -n 's/.*= "[^"]*", "\([^"]*\)"$/\1/p')
+[ "$wm_class" = "$(key StartupWMClass)" ] ||
+  fail "the window's WM_CLASS class is '$wm_class', the desktop entry's StartupWMClass $(key StartupWMClass)"
+xprop -id "$wid" _NET_WM_ICON | grep -q 'Icon (128 x 128)' ||
+  fail "the window has no 128 px icon (_NET_WM_ICON): the SVG icon did not load"
+kill "$x_app" "$xvfb"
+wait "$x_app" "$xvfb" 2>/dev/null || true
+trap - EXIT
+unset DISPLAY
+echo "window class $wm_class, icon set"
 
 step "TGZ: the same files, runnable"
 top="tokamak-${version}-Linux"

@@ -1,7 +1,8 @@
 // The prompt a conversation's next answer is made from: the template the
-// conversation asks for (the model's own, a built-in, or its custom text),
+// conversation asks for (the model's own, a built-in, or its custom text;
+// chosen by choose_chat_format, app/chat/chat_format.h, as the CLI does),
 // rendered over the system prompt and the branch's messages, then tokenized.
-// Qt-free; the settings drawer's live preview and EngineBridge both use it.
+// Qt-free; the settings drawer's live preview and ChatController use it.
 #pragma once
 
 #include <cstdint>
@@ -28,9 +29,10 @@ struct ChatPrompt {
   std::vector<std::string> stop;
 };
 
-// Which template `settings` selects for `model`: its own when template_name
-// is "" and the file has one, else the built-in guessed for it; a built-in by
-// name; or "custom". NotFound names an unknown built-in.
+// Which template `settings` selects for `model` (text and tokens left
+// empty): its own when template_name is "" and the file has one (named
+// "model"), else the built-in guessed for it; a built-in by name; or
+// "custom". NotFound names an unknown built-in.
 Result<ChatPrompt> choose_chat_template(const Model& model, const ConversationSettings& settings);
 
 // Renders and tokenizes `turns` (the system prompt of `settings` first, when

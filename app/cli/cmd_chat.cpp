@@ -12,11 +12,11 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "chat_format.h"
 #include "cli_common.h"
 #include "commands.h"
 #include "generate/generator.h"
 #include "generation_output.h"
+#include "template_option.h"
 
 namespace tokamak::cli {
 namespace {
@@ -101,7 +101,7 @@ void run_chat(const ChatOptions& o) {
   SamplingParams params = resolve_sampling(o.sampling);
   LoadedModel m = load_model(o.model);
   const Tokenizer& tok = m.model->tokenizer();
-  const ChatFormat format = choose_chat_format(m.model->file(), tok.vocab(), o.template_choice);
+  const ChatFormat format = cli_chat_format(model_template_info(*m.model), o.template_choice);
   const bool interactive = isatty(STDIN_FILENO);
   if (interactive) {
     fmt::print(stderr, "chat with {} (template: {}, {}); /reset starts over, /exit ends\n",
@@ -133,7 +133,7 @@ void run_chat(const ChatOptions& o) {
     if (line.empty()) continue;
 
     messages.push_back(message("user", line));
-    const std::string prompt = render_chat(format, messages, true);
+    const std::string prompt = render_chat_or_fail(format, messages, true);
     if (o.show_prompt) fmt::print(stderr, "[prompt]\n{}\n[/prompt]\n", prompt);
     const std::vector<int32_t> tokens = conversation_tokens(tok, format, cache, prompt);
     GenerationRequest req;

@@ -14,9 +14,9 @@
 #include <iterator>
 #include <nlohmann/json.hpp>
 
-#include "chat_format.h"
 #include "cli_common.h"
 #include "commands.h"
+#include "template_option.h"
 
 namespace tokamak::cli {
 namespace {
@@ -49,7 +49,7 @@ ChatFormat model_format(const std::string& spec, const std::string& choice) {
   const std::string path = resolve_model_spec(spec);
   const std::unique_ptr<gguf::File> file = take(gguf::File::open(path));
   const Vocab vocab = take(Vocab::from_gguf(*file));
-  return choose_chat_format(*file, vocab, choice);
+  return cli_chat_format(model_template_info(*file, vocab), choice);
 }
 
 std::string quoted_list(const std::vector<std::string>& items) {
@@ -82,7 +82,7 @@ void run_render(const TemplateOptions& o) {
   if (o.model.empty() && o.template_choice.empty()) {
     fail("template render: give a MODEL, or the template with --template FILE.jinja");
   }
-  ChatFormat f = o.model.empty() ? chat_format_from_choice(o.template_choice)
+  ChatFormat f = o.model.empty() ? cli_chat_format(ModelTemplateInfo{}, o.template_choice)
                                  : model_format(o.model, o.template_choice);
   if (o.bos) f.bos_token = o.bos;
   if (o.eos) f.eos_token = o.eos;
@@ -98,7 +98,7 @@ void run_render(const TemplateOptions& o) {
     tools = read_json_file(o.tools_path, "tools");
     if (!tools.is_array()) fail(fmt::format("{}: --tools takes a JSON list", o.tools_path));
   }
-  const std::string text = render_chat(f, messages, !o.no_generation_prompt, tools);
+  const std::string text = render_chat_or_fail(f, messages, !o.no_generation_prompt, tools);
   std::fwrite(text.data(), 1, text.size(), stdout);
   std::fflush(stdout);
 }

@@ -36,7 +36,7 @@ while [ $# -gt 0 ]; do
   shift 2
 done
 for tool in dpkg-deb dpkg-query dpkg-parsechangelog desktop-file-validate appstreamcli readelf python3 tar gzip \
-  Xvfb xwininfo xprop; do
+  groff Xvfb xwininfo xprop; do
   command -v "$tool" >/dev/null || fail "$tool not found (cmake/install-deps.sh --test installs it)"
 done
 python3 -c "import gguf" 2>/dev/null || fail "python3 gguf missing (cmake/install-deps.sh --test)"
@@ -128,6 +128,8 @@ PY
 for page in tokamak tokamak-cli; do
   gzip -dc "$root/usr/share/man/man1/$page.1.gz" | grep -q "^\.TH .*\"Tokamak $version\"" ||
     fail "man page $page.1 lacks its .TH line with version $version"
+  warnings=$(gzip -dc "$root/usr/share/man/man1/$page.1.gz" | groff -man -ww -z -Tutf8 2>&1)
+  [ -z "$warnings" ] || fail "groff warns on $page.1: $warnings"
 done
 
 changelog="$root/usr/share/doc/tokamak/changelog.gz"

@@ -138,6 +138,17 @@ gzip -dc "$changelog" >"$scratch/changelog"
 [ "$(dpkg-parsechangelog -l "$scratch/changelog" -S Version)" = "$version" ] ||
   fail "the changelog's version is not $version: $(head -1 "$scratch/changelog")"
 
+# The man pages name every option of the app and every subcommand of the CLI.
+man_text() { gzip -dc "$root/usr/share/man/man1/$1.1.gz" | sed 's/\\-/-/g'; }
+for opt in $(QT_QPA_PLATFORM=offscreen "$root/usr/bin/tokamak" --help 2>/dev/null |
+  grep -oE '^ +(-[a-z], )?--[a-z][a-z0-9-]*' | grep -oE -- '--[a-z0-9-]+' | grep -vx -- '--help-all'); do
+  man_text tokamak | grep -q -- "$opt" || fail "man page tokamak.1 does not describe $opt (installer/man)"
+done
+for sub in $("$root/usr/bin/tokamak-cli" --help | sed -n '/^Subcommands:/,$p' | awk 'NR > 1 && NF { print $1 }'); do
+  man_text tokamak-cli | grep -qE "^\.BI? \"?$sub\b" ||
+    fail "man page tokamak-cli.1 does not describe the subcommand $sub (installer/man)"
+done
+
 step "linked libraries come from packages in Depends"
 for bin in tokamak tokamak-cli; do
   f="$root/usr/bin/$bin"

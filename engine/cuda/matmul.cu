@@ -3,6 +3,7 @@
 #include "cuda/common.cuh"
 #include "cuda/matmul.cuh"
 #include "cuda/matmul_dp4a.cuh"
+#include "cuda/matmul_float_direct.cuh"
 #include "cuda/matmul_pieces.cuh"
 #include "cuda/matmul_ring.cuh"
 
@@ -275,22 +276,33 @@ cudaError_t launch_matmul_group(const MatmulWeight* weights, float* const* ys, i
   if (bad != cudaSuccess) return bad;
   if (num_tokens == 0) return cudaSuccess;
   const int64_t n = weights[0].row_length;
+  const TensorType type = weights[0].type;
   const int v = decode_variant;
-  const bool dp4a =
-      v == kMatmulDecodeAuto || v == kMatmulDecodeDp4a || v == kMatmulDecodeDp4aTwoRows;
-  if (dp4a && matmul_dp4a_supports(weights[0].type)) {
+  // Rows per warp: fixed by the variant (4 or 2), else by the row count.
+  const bool two = v == kMatmulDecodeFp32TwoRows || v == kMatmulDecodeDp4aTwoRows ||
+                   v == kMatmulDecodeDp4aLongTwoRows || v == kMatmulDecodeDirectTwoRows;
+  const bool four = v == kMatmulDecodeFp32 || v == kMatmulDecodeDp4a ||
+                    v == kMatmulDecodeDp4aLong || v == kMatmulDecodeDirect;
+  // The default for one token: 2 rows per warp (dp4a with 2048-value
+  // segments, the direct float kernel), the fastest on every llama shape
+  // (NOTES.md, "Decode kernels").
+  const int rows_per_warp = four              ? 4
+                            : two             ? 2
+                            : num_tokens == 1 ? 2
+                                              : decode_rows_per_warp(total_rows(group));
+  const bool fp32_only = v == kMatmulDecodeFp32 || v == kMatmulDecodeFp32TwoRows;
+  if (!fp32_only && matmul_dp4a_supports(type)) {
+    const bool long_segments =
+        v == kMatmulDecodeDp4aLong || v == kMatmulDecodeDp4aLongTwoRows || v == kMatmulDecodeAuto;
     const cudaError_t err = launch_matmul_dp4a(weights, ys, count, x, num_tokens, stream,
-                                               v == kMatmulDecodeAuto   ? 0
-                                               : v == kMatmulDecodeDp4a ? 4
-                                                                        : 2);
+                                               rows_per_warp, long_segments ? 2 : 1);
     if (err != cudaErrorNotSupported) return err;  // else: x too long for shared memory
   }
-  const int rows_per_warp = v == kMatmulDecodeFp32 || v == kMatmulDecodeDp4a ? 4
-                            : v == kMatmulDecodeFp32TwoRows || v == kMatmulDecodeDp4aTwoRows
-                                ? 2
-                                : decode_rows_per_warp(total_rows(group));
+  if (!fp32_only && num_tokens == 1 && matvec_float_direct_supports(weights, count, x)) {
+    return launch_matvec_float_direct(group, type, n, x, rows_per_warp, stream);
+  }
   cudaError_t err = cudaSuccess;
-  const bool ok = dispatch_weight_type(weights[0].type, [&](auto tag) {
+  const bool ok = dispatch_weight_type(type, [&](auto tag) {
     constexpr TensorType T = decltype(tag)::value;
     err = launch_type<T>(group, n, x, num_tokens, rows_per_warp, stream);
   });

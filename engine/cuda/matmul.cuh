@@ -45,17 +45,29 @@ cudaError_t launch_matmul_group(const MatmulWeight* weights, float* const* ys, i
 // process-global, not thread-safe: set it before launching or capturing).
 //   kMatmulDecodeAuto (the default): block types (Q4_0, Q8_0, Q4_K, Q6_K)
 //     take the int8-x dp4a kernel (matmul_dp4a.cuh, the CPU backend's
-//     activation rounding), float types the fp32 kernel; 4 or 2 rows per
-//     warp by the weights' row count (decode_rows_per_warp).
+//     activation rounding), float types the direct kernel for one token
+//     (16-byte aligned rows) else the fp32 ring kernel. One token: 2 rows
+//     per warp (dp4a: 2048-value segments, as kMatmulDecodeDp4aLongTwoRows);
+//     2..4 tokens: 4 or 2 rows by the weights' row count
+//     (decode_rows_per_warp).
 //   kMatmulDecodeFp32 / ...TwoRows: the fp32 kernel for every type (x exact,
 //     fp32 products), 4 / 2 rows per warp for 1 token.
 //   kMatmulDecodeDp4a / ...TwoRows: the dp4a kernel for block types, 4 / 2
 //     rows per warp; float types as the fp32 kernel with 4 / 2 rows.
+//   kMatmulDecodeDp4aLong / ...TwoRows: the same with 2048-value segments
+//     for one token (two pieces per lane and row).
+//   kMatmulDecodeDirect / ...TwoRows: one token, float types: the direct
+//     kernel (matmul_float_direct.cuh; the ring kernel where it cannot run),
+//     4 / 2 rows per warp; block types as kMatmulDecodeAuto.
 inline constexpr int kMatmulDecodeAuto = -1;
 inline constexpr int kMatmulDecodeFp32 = 0;
 inline constexpr int kMatmulDecodeFp32TwoRows = 1;
 inline constexpr int kMatmulDecodeDp4a = 2;
 inline constexpr int kMatmulDecodeDp4aTwoRows = 3;
+inline constexpr int kMatmulDecodeDp4aLong = 4;
+inline constexpr int kMatmulDecodeDp4aLongTwoRows = 5;
+inline constexpr int kMatmulDecodeDirect = 6;
+inline constexpr int kMatmulDecodeDirectTwoRows = 7;
 void set_matmul_decode_variant(int variant);
 int matmul_decode_variant();
 

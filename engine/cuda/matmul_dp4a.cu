@@ -20,9 +20,15 @@ constexpr int kWarps = 8;  // per block: more warps share one quantized x
 constexpr int kThreads = kWarps * kWarpSize;
 constexpr int kStages = 3;  // segments per warp ring: two in flight while one is reduced
 
-template <TensorType T, int NR>
+// Ring traits: segments of kMul x 1024 values (kMul pieces per lane and row).
+template <TensorType T, int kMul>
+struct Seg {
+  static constexpr int kSegValues = Dp4a<T>::kSegValues * kMul;
+  static constexpr int kBlockValues = Dp4a<T>::kBlockValues, kBlockBytes = Dp4a<T>::kBlockBytes;
+};
+template <TensorType T, int NR, int kMul>
 __host__ __device__ constexpr int warp_smem_bytes() {
-  return ring_warp_bytes<Dp4a<T>, NR, kStages>();
+  return ring_warp_bytes<Seg<T, kMul>, NR, kStages>();
 }
 // Shared bytes of the quantized x of nt tokens (rows of n values).
 template <TensorType T>
@@ -137,15 +143,15 @@ __device__ __forceinline__ void accumulate(const uint8_t* const* segs, const boo
 }
 
 // grid (blocks, ceil(num_tokens / NT)), block kThreads, dynamic shared
-// kWarps * warp_smem_bytes<T, NR>() + x_smem_bytes<T>(n, NT). Warp w of the
-// grid takes row groups w, w + (all warps), ... (stream_row_groups).
-template <TensorType T, int NR, int NT>
+// kWarps * warp_smem_bytes<T, NR, kMul>() + x_smem_bytes<T>(n, NT). Warp w of
+// the grid takes row groups w, w + (all warps), ... (stream_row_groups).
+template <TensorType T, int NR, int NT, int kMul>
 __global__ void __launch_bounds__(kThreads)
     matmul_dp4a_kernel(MatmulGroup group, int64_t n, const float* x, int64_t num_tokens) {
   using D = Dp4a<T>;
   extern __shared__ __align__(16) uint8_t smem[];
   const int lane = threadIdx.x % kWarpSize, warp = threadIdx.x / kWarpSize;
-  int8_t* xq = reinterpret_cast<int8_t*>(smem + kWarps * warp_smem_bytes<T, NR>());
+  int8_t* xq = reinterpret_cast<int8_t*>(smem + kWarps * warp_smem_bytes<T, NR, kMul>());
   float* xd = reinterpret_cast<float*>(xq + NT * n);
   int* xs = reinterpret_cast<int*>(xd + NT * (n / D::kXBlock));
   const int64_t t0 = static_cast<int64_t>(blockIdx.y) * NT;
@@ -167,10 +173,12 @@ __global__ void __launch_bounds__(kThreads)
     __syncthreads();
   };
   auto reduce = [&](const StagedSegment<NR>& st) {
-    const int num_pieces = st.seg_n / 32;
-    if (st.rg.num_r == NR) {
-      for (int p = lane; p < num_pieces; p += kWarpSize)
-        accumulate<T, NR, NT, true>(st.segs, st.aligned, NR, p, st.s0, n, num_t, xq, xd, xs, acc);
+    const int num_pieces = st.seg_n / 32;  // <= 32 * kMul
+    if (st.rg.num_r == NR && num_pieces == 32 * kMul) {
+#pragma unroll
+      for (int k = 0; k < kMul; ++k)
+        accumulate<T, NR, NT, true>(st.segs, st.aligned, NR, lane + k * kWarpSize, st.s0, n, num_t,
+                                    xq, xd, xs, acc);
     } else {
       for (int p = lane; p < num_pieces; p += kWarpSize)
         accumulate<T, NR, NT, false>(st.segs, st.aligned, st.rg.num_r, p, st.s0, n, num_t, xq, xd,
@@ -178,54 +186,58 @@ __global__ void __launch_bounds__(kThreads)
     }
     if (st.last) write_rows<NR, NT>(st.rg, acc, t0, num_t, lane);
   };
-  stream_row_groups<D, NR, kStages>(group, n, smem + warp * warp_smem_bytes<T, NR>(),
-                                    blockIdx.x * kWarps + warp, gridDim.x * kWarps, lane,
-                                    quantize_x, reduce);
+  stream_row_groups<Seg<T, kMul>, NR, kStages>(
+      group, n, smem + warp * warp_smem_bytes<T, NR, kMul>(), blockIdx.x * kWarps + warp,
+      gridDim.x * kWarps, lane, quantize_x, reduce);
 }
 
-template <TensorType T, int NR, int NT>
+template <TensorType T, int NR, int NT, int kMul>
 void prepare_kernel() {
-  static const bool raised = (raise_smem_limit((const void*)matmul_dp4a_kernel<T, NR, NT>), true);
+  static const bool raised =
+      (raise_smem_limit((const void*)matmul_dp4a_kernel<T, NR, NT, kMul>), true);
   (void)raised;
 }
 
 // Resident blocks for `smem` dynamic bytes (the last answer kept per thread).
-template <TensorType T, int NR, int NT>
+template <TensorType T, int NR, int NT, int kMul>
 unsigned resident_blocks(int smem) {
-  prepare_kernel<T, NR, NT>();
+  prepare_kernel<T, NR, NT, kMul>();
   thread_local int cached_smem = -1;
   thread_local unsigned cached_blocks = 0;
   if (smem != cached_smem) {
     cached_blocks =
-        query_resident_blocks((const void*)matmul_dp4a_kernel<T, NR, NT>, kThreads, smem);
+        query_resident_blocks((const void*)matmul_dp4a_kernel<T, NR, NT, kMul>, kThreads, smem);
     cached_smem = smem;
   }
   return cached_blocks;
 }
 
-template <TensorType T, int NR, int NT>
+template <TensorType T, int NR, int NT, int kMul = 1>
 cudaError_t launch_kernel(MatmulGroup group, int64_t n, const float* x, int64_t num_tokens,
                           cudaStream_t stream) {
   if (n % Dp4a<T>::kBlockValues != 0) return cudaErrorInvalidValue;
-  const int64_t smem64 = kWarps * warp_smem_bytes<T, NR>() + x_smem_bytes<T>(n, NT);
+  const int64_t smem64 = kWarps * warp_smem_bytes<T, NR, kMul>() + x_smem_bytes<T>(n, NT);
   if (smem64 > matmul_device_limits().y) return cudaErrorNotSupported;
   assign_rows(group, NR);
   if (group.total == 0) return cudaSuccess;
   const int smem = static_cast<int>(smem64);
   const unsigned blocks =
-      std::min((group.total + kWarps - 1) / kWarps, resident_blocks<T, NR, NT>(smem));
+      std::min((group.total + kWarps - 1) / kWarps, resident_blocks<T, NR, NT, kMul>(smem));
   const unsigned passes = static_cast<unsigned>((num_tokens + NT - 1) / NT);
-  matmul_dp4a_kernel<T, NR, NT>
+  matmul_dp4a_kernel<T, NR, NT, kMul>
       <<<dim3(blocks, passes), kThreads, smem, stream>>>(group, n, x, num_tokens);
   return cudaGetLastError();
 }
 
-// 1 token: NR rows per warp (4 or 2); 2..4 tokens: 4 or 2 rows, one pass;
-// more: 2 rows x 8 tokens per pass.
+// 1 token: NR rows per warp (4 or 2), segments of seg_mul x 1024 values (1
+// or 2); 2..4 tokens: 4 or 2 rows, one pass; more: 2 rows x 8 tokens per pass.
 template <TensorType T>
 cudaError_t launch_type(const MatmulGroup& group, int64_t n, const float* x, int64_t num_tokens,
-                        int rows_per_warp, cudaStream_t stream) {
+                        int rows_per_warp, int seg_mul, cudaStream_t stream) {
   const bool four = rows_per_warp == 4;
+  if (num_tokens == 1 && seg_mul == 2)
+    return four ? launch_kernel<T, 4, 1, 2>(group, n, x, num_tokens, stream)
+                : launch_kernel<T, 2, 1, 2>(group, n, x, num_tokens, stream);
   if (num_tokens == 1)
     return four ? launch_kernel<T, 4, 1>(group, n, x, num_tokens, stream)
                 : launch_kernel<T, 2, 1>(group, n, x, num_tokens, stream);
@@ -237,11 +249,13 @@ cudaError_t launch_type(const MatmulGroup& group, int64_t n, const float* x, int
 
 template <TensorType T>
 void prepare_type() {
-  prepare_kernel<T, 4, 1>();
-  prepare_kernel<T, 2, 1>();
-  prepare_kernel<T, 4, 4>();
-  prepare_kernel<T, 2, 4>();
-  prepare_kernel<T, 2, 8>();
+  prepare_kernel<T, 4, 1, 1>();
+  prepare_kernel<T, 2, 1, 1>();
+  prepare_kernel<T, 4, 1, 2>();
+  prepare_kernel<T, 2, 1, 2>();
+  prepare_kernel<T, 4, 4, 1>();
+  prepare_kernel<T, 2, 4, 1>();
+  prepare_kernel<T, 2, 8, 1>();
 }
 
 }  // namespace
@@ -260,8 +274,9 @@ bool matmul_dp4a_supports(TensorType type) {
 
 cudaError_t launch_matmul_dp4a(const MatmulWeight* weights, float* const* ys, int count,
                                const float* x, int64_t num_tokens, cudaStream_t stream,
-                               int rows_per_warp) {
+                               int rows_per_warp, int segment_pieces) {
   if (rows_per_warp != 4 && rows_per_warp != 2 && rows_per_warp != 0) return cudaErrorInvalidValue;
+  if (segment_pieces != 1 && segment_pieces != 2) return cudaErrorInvalidValue;
   MatmulGroup group;
   const cudaError_t bad = make_group(weights, ys, count, group);
   if (bad != cudaSuccess) return bad;
@@ -271,13 +286,17 @@ cudaError_t launch_matmul_dp4a(const MatmulWeight* weights, float* const* ys, in
   if (rows_per_warp == 0) rows_per_warp = decode_rows_per_warp(total_rows(group));
   switch (weights[0].type) {
     case TensorType::Q4_0:
-      return launch_type<TensorType::Q4_0>(group, n, x, num_tokens, rows_per_warp, stream);
+      return launch_type<TensorType::Q4_0>(group, n, x, num_tokens, rows_per_warp, segment_pieces,
+                                           stream);
     case TensorType::Q8_0:
-      return launch_type<TensorType::Q8_0>(group, n, x, num_tokens, rows_per_warp, stream);
+      return launch_type<TensorType::Q8_0>(group, n, x, num_tokens, rows_per_warp, segment_pieces,
+                                           stream);
     case TensorType::Q4_K:
-      return launch_type<TensorType::Q4_K>(group, n, x, num_tokens, rows_per_warp, stream);
+      return launch_type<TensorType::Q4_K>(group, n, x, num_tokens, rows_per_warp, segment_pieces,
+                                           stream);
     default:
-      return launch_type<TensorType::Q6_K>(group, n, x, num_tokens, rows_per_warp, stream);
+      return launch_type<TensorType::Q6_K>(group, n, x, num_tokens, rows_per_warp, segment_pieces,
+                                           stream);
   }
 }
 

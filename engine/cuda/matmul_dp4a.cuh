@@ -37,8 +37,10 @@ bool matmul_dp4a_supports(TensorType type);
 // pass (up to 8 tokens x n bytes plus scales) does not fit in shared memory
 // (the caller then takes the fp32 kernel). rows_per_warp for 1..4 tokens:
 // 4, 2, or 0 = by the row count (decode_rows_per_warp, matmul_ring.cuh).
+// segment_pieces (1 token): 32-value pieces per lane and row in one ring
+// segment, 1 or 2 (segments of 1024 or 2048 values).
 cudaError_t launch_matmul_dp4a(const MatmulWeight* weights, float* const* ys, int count,
                                const float* x, int64_t num_tokens, cudaStream_t stream,
-                               int rows_per_warp = 0);
+                               int rows_per_warp = 0, int segment_pieces = 1);
 
 }  // namespace tokamak::cuda

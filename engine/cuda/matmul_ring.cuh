@@ -248,7 +248,7 @@ inline int2 matmul_device_limits() {
   return limits;
 }
 
-// Rows per warp for 1..4 tokens: 4 (each x load serves more rows) when the
+// Rows per warp for 2..4 tokens: 4 (each x load serves more rows) when the
 // weights give every SM at least kFourRowsPerSm rows, else 2 (twice the
 // warps, so that a small matrix still fills the device).
 inline constexpr int64_t kFourRowsPerSm = 64;

@@ -114,11 +114,14 @@ void matvec_table(double copy_gbps) {
       BenchMatrix m(type, rows, n, rng);
       if (!m.data) continue;
       cuda::MatmulWeight w{m.data, type, rows, n, m.row_bytes};
-      // vA: the default (kMatmulDecodeAuto); v0, v1: the fp32 kernel with 4
-      // or 2 rows per warp; v2, v3: the dp4a kernel (int8 x), block types only.
+      // vA: the default (kMatmulDecodeAuto); v0, v1: the fp32 ring kernel
+      // with 4 or 2 rows per warp; block types: v2, v3 the dp4a kernel (int8
+      // x), v4, v5 the same with 2048-value segments; float types: v6, v7
+      // the direct kernel (see matmul.cuh).
       const bool dp4a = cuda::matmul_dp4a_supports(type);
-      for (int variant : {cuda::kMatmulDecodeAuto, 0, 1, 2, 3}) {
-        if (variant >= 2 && !dp4a) continue;
+      for (int variant : {cuda::kMatmulDecodeAuto, 0, 1, 2, 3, 4, 5, 6, 7}) {
+        if (variant >= 2 && variant <= 5 && !dp4a) continue;
+        if (variant >= 6 && dp4a) continue;
         cuda::set_matmul_decode_variant(variant);
         const double us = us_per_launch(4 * m.copies, [&](int i) {
           w.data = m.data + (i % m.copies) * m.bytes;

@@ -107,9 +107,11 @@ TEST_P(MatmulDp4aTest, MatchesCpuQuantizedDot) {
   cpu_product(c.type, m, x, c.rows, c.n, c.num_tokens, ref, magnitude);
 
   double max_dp4a = 0;
-  // 2 and 4 rows per warp, and the default (rows by the matrix size).
+  // 2 and 4 rows per warp, 1024- and 2048-value segments, and the default
+  // (rows by the matrix size).
   for (int variant :
-       {cuda::kMatmulDecodeDp4aTwoRows, cuda::kMatmulDecodeDp4a, cuda::kMatmulDecodeAuto}) {
+       {cuda::kMatmulDecodeDp4aTwoRows, cuda::kMatmulDecodeDp4a, cuda::kMatmulDecodeDp4aLong,
+        cuda::kMatmulDecodeDp4aLongTwoRows, cuda::kMatmulDecodeAuto}) {
     SCOPED_TRACE("variant " + std::to_string(variant));
     std::vector<float> y;
     {

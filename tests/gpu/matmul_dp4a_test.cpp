@@ -204,15 +204,16 @@ KernelX kernel_x(TensorType type, const std::vector<uint8_t>& act, int64_t n) {
   return k;
 }
 
-// The sum over a row's pieces as the kernel computes them, with each
-// segment staged at slot offset `offset` (its address mod 16).
+// The sum over a row's pieces as the kernel computes them, with segments
+// of seg_values (the kernel's 1024, or 2048 for one token: pieces 0..63 of
+// a slot) each staged at slot offset `offset` (its address mod 16).
 template <TensorType T>
-double pieces_dot(const uint8_t* row, int64_t n, const KernelX& x, int offset) {
+double pieces_dot(const uint8_t* row, int64_t n, const KernelX& x, int offset, int64_t seg_values) {
   using D = cuda::Dp4a<T>;
-  alignas(16) uint8_t slot[2048 + 64];
+  alignas(16) uint8_t slot[4096 + 64];
   double sum = 0;
-  for (int64_t s0 = 0; s0 < n; s0 += D::kSegValues) {
-    const int64_t seg_n = std::min<int64_t>(D::kSegValues, n - s0);
+  for (int64_t s0 = 0; s0 < n; s0 += seg_values) {
+    const int64_t seg_n = std::min<int64_t>(seg_values, n - s0);
     std::memset(slot, 0xA5, sizeof slot);
     std::memcpy(slot + offset, row + s0 / D::kBlockValues * D::kBlockBytes,
                 seg_n / D::kBlockValues * D::kBlockBytes);
@@ -238,7 +239,8 @@ double pieces_dot(const uint8_t* row, int64_t n, const KernelX& x, int offset) {
 
 // No device needed: the pieces' layouts (nibble order, sub-block scales and
 // mins, Q6_K's 6-bit assembly and group scales, the 2-byte aligned loads)
-// against the CPU's vec_dot, for every slot alignment the staging gives.
+// against the CPU's vec_dot, for every slot alignment the staging gives and
+// both segment lengths.
 TEST(CudaMatmulDp4a, PiecesOnTheHostMatchCpuDot) {
   for (TensorType type : {TensorType::Q4_0, TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K}) {
     for (int64_t n : {256, 768, 4096, 10752}) {
@@ -252,24 +254,27 @@ TEST(CudaMatmulDp4a, PiecesOnTheHostMatchCpuDot) {
         const float ref = quant::vec_dot_reference(type, n, row, act.data());
         double magnitude = 0;
         for (int64_t i = 0; i < n; ++i) magnitude += std::abs(double{m.values[r * n + i]} * x[i]);
-        for (int offset = 0; offset < 16; offset += 2) {
-          double got = 0;
-          switch (type) {
-            case TensorType::Q4_0:
-              got = pieces_dot<TensorType::Q4_0>(row, n, kx, offset);
-              break;
-            case TensorType::Q8_0:
-              got = pieces_dot<TensorType::Q8_0>(row, n, kx, offset);
-              break;
-            case TensorType::Q4_K:
-              got = pieces_dot<TensorType::Q4_K>(row, n, kx, offset);
-              break;
-            default:
-              got = pieces_dot<TensorType::Q6_K>(row, n, kx, offset);
-              break;
+        for (int64_t seg : {1024, 2048}) {
+          for (int offset = 0; offset < 16; offset += 2) {
+            double got = 0;
+            switch (type) {
+              case TensorType::Q4_0:
+                got = pieces_dot<TensorType::Q4_0>(row, n, kx, offset, seg);
+                break;
+              case TensorType::Q8_0:
+                got = pieces_dot<TensorType::Q8_0>(row, n, kx, offset, seg);
+                break;
+              case TensorType::Q4_K:
+                got = pieces_dot<TensorType::Q4_K>(row, n, kx, offset, seg);
+                break;
+              default:
+                got = pieces_dot<TensorType::Q6_K>(row, n, kx, offset, seg);
+                break;
+            }
+            ASSERT_NEAR(got, ref, 1e-6 * magnitude)
+                << tensor_type_name(type) << " n " << n << " row " << r << " offset " << offset
+                << " segment " << seg;
           }
-          ASSERT_NEAR(got, ref, 1e-6 * magnitude)
-              << tensor_type_name(type) << " n " << n << " row " << r << " offset " << offset;
         }
       }
     }

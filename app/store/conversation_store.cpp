@@ -1,9 +1,16 @@
 #include "store/conversation_store.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
 #include <ctime>
 
 #include "store/store_sql.h"
@@ -68,7 +75,9 @@ std::string utc_timestamp_ms_now() {
 }
 
 ConversationStore::ConversationStore(std::unique_ptr<Database> db) : db_(std::move(db)) {}
-ConversationStore::~ConversationStore() = default;
+ConversationStore::~ConversationStore() {
+  if (lock_fd_ >= 0) close(lock_fd_);  // releases the writer lock
+}
 
 Result<std::unique_ptr<ConversationStore>> ConversationStore::open(const DatabaseOptions& options,
                                                                    StoreRole role) {
@@ -81,8 +90,63 @@ Result<std::unique_ptr<ConversationStore>> ConversationStore::open(const Databas
   } catch (const SQLite::Exception& e) {
     return store_error(*store->db_, "setting synchronous = NORMAL", e);
   }
-  if (role == StoreRole::Writer) TK_TRY(store->mark_interrupted());
+  if (role == StoreRole::Writer) {
+    TK_TRY(store->join_writers(options.busy_timeout_ms));
+  }
   return store;
+}
+
+// Writers hold a shared flock on <path>.lock while they live. An opening
+// writer that gets it exclusively is the only live one: every partial answer
+// is then a dead writer's and is marked, before the lock is shared. One that
+// cannot waits (polling, up to the busy timeout) for its shared lock, so it
+// never streams before the recovering writer has finished marking.
+Status ConversationStore::join_writers(int32_t timeout_ms) {
+  const std::string lock_path = db_->path() + ".lock";
+  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return make_error(ErrorCode::IoError, fmt::format("{}: cannot open the writer lock file: {}",
+                                                      lock_path, std::strerror(errno)));
+  }
+  auto fail = [&](const char* doing, int err) {
+    close(fd);
+    return make_error(ErrorCode::IoError,
+                      fmt::format("{}: cannot {}: {}", lock_path, doing, std::strerror(err)));
+  };
+  if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+    const std::string pid = std::to_string(getpid());
+    if (ftruncate(fd, 0) != 0 ||
+        pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+      return fail("write the writer lock", errno);
+    }
+    if (Status st = mark_interrupted(); !st.ok()) {
+      close(fd);
+      return st;
+    }
+    if (flock(fd, LOCK_SH) != 0) return fail("share the writer lock", errno);
+    lock_fd_ = fd;
+    return {};
+  }
+  if (errno != EWOULDBLOCK) return fail("take the writer lock", errno);
+  for (int32_t waited_ms = 0; flock(fd, LOCK_SH | LOCK_NB) != 0; waited_ms += 5) {
+    if (errno != EWOULDBLOCK) return fail("share the writer lock", errno);
+    if (waited_ms >= timeout_ms) {
+      close(fd);
+      return make_error(ErrorCode::IoError,
+                        fmt::format("{}: another process is still recovering the database after "
+                                    "{} ms; try again",
+                                    db_->path(), waited_ms));
+    }
+    usleep(5000);
+  }
+  // The first live writer wrote its pid; it may have gone since.
+  char buf[32] = {};
+  const ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+  const long long pid = n > 0 ? std::atoll(buf) : 0;
+  const bool alive = pid > 0 && (kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
+  other_writer_pid_ = alive ? pid : -1;
+  lock_fd_ = fd;
+  return {};
 }
 
 Status ConversationStore::mark_interrupted() {

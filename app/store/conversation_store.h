@@ -15,8 +15,15 @@
 //                                      deltas of >= ~250 ms); a kill loses only
 //                                      what was not yet appended
 //   finish_answer(msg, tail, record)-> 'complete' (or 'error'), record saved, indexed
-// A Writer open marks every message still 'partial' as 'interrupted' (its
-// writer died mid-answer); interrupted_on_open() lists them.
+// Writers hold a shared lock on <path>.lock (flock; the kernel releases it
+// when the process dies). A Writer open that finds no other live writer (it
+// gets the lock exclusively for a moment) marks every message still
+// 'partial' as 'interrupted' (its writer died mid-answer);
+// interrupted_on_open() lists them. When other live writers exist (a second
+// app window, the CLI), the open leaves the partial answers alone, since they
+// may be streaming them, and other_writer_pid() says so; all of them read
+// and write safely (each write is one short transaction; the busy timeout
+// serialises them).
 //
 // The tree: a message's siblings share its parent (roots share NULL). An edit
 // adds a sibling of the edited message; a regenerate adds a sibling answer.
@@ -37,7 +44,7 @@
 namespace tokamak {
 
 enum class StoreRole {
-  Writer,  // marks dead writers' partial answers interrupted on open
+  Writer,  // joins the writers' lock; when alone, marks dead writers' partial answers interrupted
   Reader,  // changes nothing on open (may still write; leaves recovery to the writer)
 };
 
@@ -53,6 +60,10 @@ class ConversationStore {
   Database& database() { return *db_; }
   // Messages a Writer open found 'partial' and marked 'interrupted'.
   const std::vector<int64_t>& interrupted_on_open() const { return interrupted_on_open_; }
+  // Writer: 0 when no other live writer had the file open at this open;
+  // else the process id of one (the first of them; -1 when it is unknown).
+  // Reader: always 0.
+  int64_t other_writer_pid() const { return other_writer_pid_; }
 
   // --- Conversations --------------------------------------------------------
   Result<int64_t> create_conversation(const std::string& title,
@@ -112,6 +123,9 @@ class ConversationStore {
  private:
   explicit ConversationStore(std::unique_ptr<Database> db);
   Status mark_interrupted();
+  // Takes the shared writer lock on <path>.lock, recovering first when alone;
+  // sets other_writer_pid_ when other writers are live.
+  Status join_writers(int32_t timeout_ms);
   // Records activity; sets the current leaf (0: none; -1: keeps it).
   Status touch(int64_t conversation_id, int64_t leaf);
   // The newest leaf reached from `message_id` (0: from the newest root) by
@@ -122,6 +136,8 @@ class ConversationStore {
 
   std::unique_ptr<Database> db_;
   std::vector<int64_t> interrupted_on_open_;
+  int64_t other_writer_pid_ = 0;
+  int lock_fd_ = -1;  // <path>.lock, shared-flock'ed while this Writer lives
 };
 
 // Plain words -> an FTS5 query: every word required (quoted, so operators

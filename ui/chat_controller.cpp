@@ -10,6 +10,8 @@
 #include <QUrl>
 
 #include "chat_prompt.h"
+#include "chat_rows.h"
+#include "device_choice.h"
 #include "engine_bridge.h"
 #include "markdown_blocks.h"
 #include "model/model.h"
@@ -22,37 +24,6 @@ namespace tokamak {
 namespace {
 
 QString q(const std::string& s) { return QString::fromStdString(s); }
-
-QVariantMap message_row(const Message& m, const std::optional<GenerationRecord>& r) {
-  QVariantMap row{{"messageId", static_cast<qlonglong>(m.id)},
-                  {"role", q(std::string(role_name(m.role)))},
-                  {"content", q(m.content)},
-                  {"status", q(std::string(status_name(m.status)))},
-                  {"siblingIndex", m.sibling_index},
-                  {"numSiblings", m.num_siblings},
-                  {"hasRecord", r.has_value()}};
-  if (r) {
-    row["ttftMs"] = r->ttft_ms;
-    row["prefillTps"] = r->prefill_tokens_per_second;
-    row["decodeTps"] = r->decode_tokens_per_second;
-    row["numTokens"] = r->num_generated_tokens;
-    row["numPromptTokens"] = r->num_prompt_tokens;
-    row["finishReason"] = q(r->finish_reason);
-    row["errorMessage"] = q(r->error_message);
-    row["modelFile"] = QFileInfo(q(r->model_path)).fileName();
-    row["templateName"] = q(r->template_name);
-    row["seed"] = QString::number(r->seed);
-  }
-  return row;
-}
-
-// Search snippets as StyledText: the text escaped, the hits in bold colour.
-QString highlight(const std::string& snippet) {
-  QString s = q(snippet).toHtmlEscaped();
-  s.replace(QChar(0x1), "<b><font color=\"#e0a000\">");
-  s.replace(QChar(0x2), "</font></b>");
-  return s;
-}
 
 QString default_cache_dir() {
   if (QString d = qEnvironmentVariable("TOKAMAK_CACHE_DIR"); !d.isEmpty()) return d;
@@ -84,29 +55,24 @@ ConversationSettings settings_from(const QVariantMap& v, ConversationSettings ba
   return base;
 }
 
-std::vector<ChatTurn> turns_of(const std::vector<Message>& branch) {
-  std::vector<ChatTurn> turns;
-  for (const Message& m : branch) {
-    if (m.status == MessageStatus::Partial && m.content.empty()) continue;
-    turns.push_back({std::string(role_name(m.role)), m.content});
-  }
-  return turns;
-}
-
 }  // namespace
 
 ChatController::ChatController(const QString& db_path, QObject* parent)
     : QObject(parent),
       store_(std::make_unique<StoreWorker>(db_path)),
+      store_status_(std::make_unique<StoreStatus>(store_.get())),
+      transfer_(std::make_unique<ConversationTransfer>(store_.get())),
       bridge_(std::make_unique<EngineBridge>()),
       conversations_({"conversationId", "title", "updatedAt"}),
       messages_({"messageId", "role", "content", "status", "siblingIndex", "numSiblings",
                  "hasRecord", "ttftMs", "prefillTps", "decodeTps", "numTokens", "numPromptTokens",
-                 "finishReason", "errorMessage", "modelFile", "templateName", "seed", "streaming"}),
+                 "finishReason", "errorMessage", "modelFile", "templateName", "seed", "streaming",
+                 "device"}),
       search_hits_({"conversationId", "conversationTitle", "messageId", "role", "snippet"}) {
   recent_ = QSettings().value("recentModels").toStringList();
+  device_pref_ = QSettings().value("device", "auto").toString();
   connect(store_.get(), &StoreWorker::opened, this,
-          [this](const QString& path, const QString& backup, int num_interrupted) {
+          [this](const QString& path, const QString&, int num_interrupted, qint64) {
             store_path_ = path;
             emit storeChanged();
             if (num_interrupted > 0) {
@@ -117,16 +83,27 @@ ChatController::ChatController(const QString& db_path, QObject* parent)
             }
             refreshConversations();
           });
-  connect(store_.get(), &StoreWorker::openFailed, this,
-          [this](const QString& path, const QString& message) {
-            setError(tr("The conversation database cannot be opened: %1").arg(message));
-          });
+  // A database that cannot be opened: StoreStatus (the store dialog) says so.
   connect(store_.get(), &StoreWorker::jobFailed, this, &ChatController::setError);
+  connect(transfer_.get(), &ConversationTransfer::failed, this, &ChatController::setError);
+  connect(transfer_.get(), &ConversationTransfer::imported, this, [this](qint64 id) {
+    refreshConversations();
+    selectConversation(id);
+  });
   connect(bridge_.get(), &EngineBridge::loadingStarted, this, [this](const QString& path) {
     model_error_.clear();
     model_path_ = path;
+    load_progress_ = 0;
+    load_stage_.clear();
+    emit loadProgressChanged();
     setModelState("loading");
   });
+  connect(bridge_.get(), &EngineBridge::loadingProgress, this,
+          [this](const QString&, double fraction, const QString& stage) {
+            load_progress_ = fraction;
+            load_stage_ = stage;
+            emit loadProgressChanged();
+          });
   connect(bridge_.get(), &EngineBridge::modelLoaded, this,
           [this](const QString& path, const QVariantMap& info) {
             model_path_ = path;
@@ -221,10 +198,28 @@ QVariantMap ChatController::settings() const {
 void ChatController::loadModel(const QString& path_or_url) {
   const QUrl url(path_or_url);
   const QString path = url.isLocalFile() ? url.toLocalFile() : path_or_url;
-  bridge_->loadModel(path);
+  bridge_->loadModel(path, device_pref_);
 }
 
-void ChatController::loadDemoModel() { bridge_->loadDemoModel(default_cache_dir() + "/models"); }
+void ChatController::loadDemoModel() {
+  bridge_->loadDemoModel(default_cache_dir() + "/models", device_pref_);
+}
+
+void ChatController::setDevicePreference(const QString& preference) {
+  if (preference == device_pref_) return;
+  device_pref_ = preference;
+  QSettings().setValue("device", preference);
+  emit deviceChanged();
+}
+
+QVariantMap ChatController::deviceChoice() const {
+  const DeviceDecision d = decide_device(device_pref_.toStdString());
+  return {{"device", q(d.device)},
+          {"reason", q(d.reason)},
+          {"asAsked", d.as_asked},
+          {"builtWithCuda", built_with_cuda()},
+          {"numCudaDevices", num_cuda_devices()}};
+}
 
 void ChatController::unloadModel() {
   if (ticket_) stop();

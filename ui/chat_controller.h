@@ -17,9 +17,11 @@
 #include <QVariantMap>
 #include <memory>
 
+#include "conversation_transfer.h"
 #include "model_catalog.h"
 #include "row_list_model.h"
 #include "store/conversation_types.h"
+#include "store_status.h"
 
 namespace tokamak {
 
@@ -47,12 +49,21 @@ class ChatController : public QObject {
   Q_PROPERTY(QString modelPath READ modelPath NOTIFY modelChanged)
   Q_PROPERTY(QString modelError READ modelError NOTIFY modelChanged)
   Q_PROPERTY(QVariantMap modelInfo READ modelInfo NOTIFY modelChanged)
+  Q_PROPERTY(double loadProgress READ loadProgress NOTIFY loadProgressChanged)  // 0..1
+  Q_PROPERTY(QString loadStage READ loadStage NOTIFY loadProgressChanged)
+  // auto | cpu | cuda (kept in QSettings; used by the next load).
+  Q_PROPERTY(
+      QString devicePreference READ devicePreference WRITE setDevicePreference NOTIFY deviceChanged)
+  // What the preference gives here: device, reason, asAsked, builtWithCuda, numCudaDevices.
+  Q_PROPERTY(QVariantMap deviceChoice READ deviceChoice NOTIFY deviceChanged)
   Q_PROPERTY(QStringList recentModels READ recentModels NOTIFY recentModelsChanged)
   Q_PROPERTY(QVariantMap settings READ settings NOTIFY settingsChanged)
   Q_PROPERTY(QStringList builtinTemplates READ builtinTemplates CONSTANT)
   Q_PROPERTY(QString errorMessage READ errorMessage NOTIFY errorMessageChanged)
   Q_PROPERTY(QString storePath READ storePath NOTIFY storeChanged)
   Q_PROPERTY(qint64 undoableDelete READ undoableDelete NOTIFY undoableDeleteChanged)
+  Q_PROPERTY(StoreStatus* storeStatus READ storeStatus CONSTANT)
+  Q_PROPERTY(ConversationTransfer* transfer READ transfer CONSTANT)
 
  public:
   // db_path "" : the default database; settings_scope names the QSettings
@@ -73,12 +84,19 @@ class ChatController : public QObject {
   QString modelError() const { return nonNull(model_error_); }
   QVariantMap modelInfo() const { return model_info_; }
   QStringList recentModels() const { return recent_; }
+  double loadProgress() const { return load_progress_; }
+  QString loadStage() const { return nonNull(load_stage_); }
+  QString devicePreference() const { return device_pref_; }
+  void setDevicePreference(const QString& preference);
+  QVariantMap deviceChoice() const;
   QVariantMap settings() const;
   QStringList builtinTemplates() const;
   QString errorMessage() const { return nonNull(error_); }
   QString storePath() const { return nonNull(store_path_); }
   qint64 undoableDelete() const { return undo_id_; }
   StoreWorker* store() { return store_.get(); }
+  StoreStatus* storeStatus() { return store_status_.get(); }
+  ConversationTransfer* transfer() { return transfer_.get(); }
 
   Q_INVOKABLE void loadModel(const QString& path_or_url);
   Q_INVOKABLE void loadDemoModel();
@@ -114,6 +132,8 @@ class ChatController : public QObject {
   void generatingChanged();
   void modelChanged();
   void recentModelsChanged();
+  void loadProgressChanged();
+  void deviceChanged();
   void settingsChanged();
   void errorMessageChanged();
   void storeChanged();
@@ -142,6 +162,8 @@ class ChatController : public QObject {
   void setModelState(const QString& state);
 
   std::unique_ptr<StoreWorker> store_;
+  std::unique_ptr<StoreStatus> store_status_;
+  std::unique_ptr<ConversationTransfer> transfer_;
   std::unique_ptr<EngineBridge> bridge_;
   RowListModel conversations_;
   RowListModel messages_;
@@ -154,6 +176,9 @@ class ChatController : public QObject {
   QString model_path_;
   QString model_error_;
   QVariantMap model_info_;
+  double load_progress_ = 0;
+  QString load_stage_;
+  QString device_pref_;
   QStringList recent_;
   QString error_;
   QString store_path_;

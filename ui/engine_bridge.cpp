@@ -4,9 +4,10 @@
 #include <QMutexLocker>
 #include <algorithm>
 
-#include "cpu/cpu_backend.h"
+#include "device_choice.h"
 #include "model/model.h"
 #include "model/model_info.h"
+#include "model/weight_prefetch.h"
 #include "store/model_fingerprint.h"
 #include "synth/synth.h"
 
@@ -42,21 +43,36 @@ EngineBridge::~EngineBridge() {
   thread_.wait();
 }
 
-void EngineBridge::loadModel(const QString& path) {
+void EngineBridge::loadModel(const QString& path, const QString& device_preference) {
+  const uint64_t generation = next_generation();
   emit loadingStarted(path);
-  QMetaObject::invokeMethod(worker_, [this, path] { doLoad(path); });
+  QMetaObject::invokeMethod(worker_, [this, path, device_preference, generation] {
+    doLoad(path, device_preference, generation);
+  });
 }
 
-void EngineBridge::loadDemoModel(const QString& cache_dir) {
+void EngineBridge::loadDemoModel(const QString& cache_dir, const QString& device_preference) {
+  const uint64_t generation = next_generation();
   emit loadingStarted(QStringLiteral("demo"));
-  QMetaObject::invokeMethod(worker_, [this, cache_dir] {
+  QMetaObject::invokeMethod(worker_, [this, cache_dir, device_preference, generation] {
+    if (!current(generation)) return;
+    post_if_current(generation, [this] {
+      emit loadingProgress(QStringLiteral("demo"), 0.0, tr("Generating the demo model"));
+    });
     auto path = ensure_demo_model(cache_dir.toStdString());
     if (!path.ok()) {
-      emit modelFailed(QStringLiteral("demo"), QString::fromStdString(path.error().message));
+      post_if_current(generation, [this, m = QString::fromStdString(path.error().message)] {
+        emit modelFailed(QStringLiteral("demo"), m);
+      });
       return;
     }
-    doLoad(QString::fromStdString(path.value()));
+    doLoad(QString::fromStdString(path.value()), device_preference, generation);
   });
+}
+
+uint64_t EngineBridge::next_generation() {
+  QMutexLocker lock(&mutex_);
+  return ++load_generation_;
 }
 
 void EngineBridge::retire(std::shared_ptr<Engine> engine) {
@@ -68,6 +84,7 @@ void EngineBridge::unloadModel() {
   std::shared_ptr<Engine> old;
   {
     QMutexLocker lock(&mutex_);
+    ++load_generation_;  // a load under way stops
     old = std::move(loaded_.engine);
     loaded_ = {};
     requests_.clear();
@@ -76,19 +93,37 @@ void EngineBridge::unloadModel() {
   emit modelUnloaded();
 }
 
-void EngineBridge::doLoad(const QString& path) {
+void EngineBridge::doLoad(const QString& path, const QString& device_preference,
+                          uint64_t generation) {
+  if (!current(generation)) return;
+  auto fail = [&](const std::string& message) {
+    post_if_current(generation, [this, path, m = QString::fromStdString(message)] {
+      emit modelFailed(path, m);
+    });
+  };
+  auto progress = [&](double fraction, const QString& stage) {
+    post_if_current(generation,
+                    [this, path, fraction, stage] { emit loadingProgress(path, fraction, stage); });
+  };
+  progress(0.0, tr("Reading the model's header"));
   auto model = Model::load(path.toStdString());
-  if (!model.ok()) {
-    emit modelFailed(path, QString::fromStdString(model.error().message));
-    return;
-  }
+  if (!model.ok()) return fail(model.error().message);
   std::shared_ptr<const Model> m = std::move(model).value();
-  CpuBackendOptions bo;
-  auto backend = make_cpu_backend(m, bo);
-  if (!backend.ok()) {
-    emit modelFailed(path, QString::fromStdString(backend.error().message));
-    return;
-  }
+  // 2% for the header, 90% for the weights, the rest for the backend.
+  auto prefetched = prefetch_weights(m->file(), [&](uint64_t done, uint64_t total) {
+    if (!current(generation)) return false;
+    const double f = total > 0 ? static_cast<double>(done) / static_cast<double>(total) : 1.0;
+    progress(0.02 + 0.9 * f, tr("Reading the weights: %1 of %2 MiB")
+                                 .arg(static_cast<double>(done) / 1048576.0, 0, 'f', 0)
+                                 .arg(static_cast<double>(total) / 1048576.0, 0, 'f', 0));
+    return true;
+  });
+  if (!prefetched.ok()) return fail(prefetched.error().message);  // silent when overtaken
+  const DeviceDecision decision = decide_device(device_preference.toStdString());
+  progress(0.93, decision.device == "cuda" ? tr("Copying the weights to the GPU")
+                                           : tr("Preparing the CPU backend"));
+  auto backend = make_backend(decision, m);
+  if (!backend.ok()) return fail(backend.error().message);
   std::shared_ptr<Backend> be(std::move(backend).value());
   const KvCacheConfig& kv = be->kv_config();
   EngineOptions eo;
@@ -98,10 +133,7 @@ void EngineBridge::doLoad(const QString& path) {
   eo.max_sequences = 4;
   auto tok = std::shared_ptr<const Tokenizer>(m, &m->tokenizer());
   auto engine = Engine::create(be, tok, eo);
-  if (!engine.ok()) {
-    emit modelFailed(path, QString::fromStdString(engine.error().message));
-    return;
-  }
+  if (!engine.ok()) return fail(engine.error().message);
   QVariantMap info;
   info["name"] = QString::fromStdString(
       m->spec().name.empty() ? QFileInfo(path).completeBaseName().toStdString() : m->spec().name);
@@ -109,6 +141,9 @@ void EngineBridge::doLoad(const QString& path) {
   info["contextLength"] = eo.max_context;
   info["vocabSize"] = m->tokenizer().vocab().size();
   info["hasChatTemplate"] = m->chat_template().has_value();
+  info["device"] = QString::fromStdString(decision.device);
+  info["deviceReason"] = QString::fromStdString(decision.reason);
+  info["deviceAsAsked"] = decision.as_asked;
   if (auto fp = fingerprint_model(path.toStdString()); fp.ok()) {
     info["headerSha256"] = QString::fromStdString(fp->header_sha256);
   }
@@ -119,19 +154,32 @@ void EngineBridge::doLoad(const QString& path) {
   std::shared_ptr<Engine> old;
   {
     QMutexLocker lock(&mutex_);
+    if (!current(generation)) return;  // overtaken while the backend was made
     old = std::move(loaded_.engine);
+    loaded_.device = QString::fromStdString(decision.device);
     loaded_.model = m;
     loaded_.engine = std::shared_ptr<Engine>(std::move(engine).value());
     loaded_.path = path;
     requests_.clear();
   }
   old.reset();  // on the bridge thread: joins the old engine's thread here
-  emit modelLoaded(path, info);
+  post_if_current(generation, [this, path, info] { emit modelLoaded(path, info); });
+}
+
+void EngineBridge::post_if_current(uint64_t generation, std::function<void()> emit_fn) {
+  QMetaObject::invokeMethod(this, [this, generation, f = std::move(emit_fn)] {
+    if (current(generation)) f();
+  });
 }
 
 std::shared_ptr<const Model> EngineBridge::model() const {
   QMutexLocker lock(&mutex_);
   return loaded_.model;
+}
+
+QString EngineBridge::device() const {
+  QMutexLocker lock(&mutex_);
+  return loaded_.device;
 }
 
 QString EngineBridge::modelPath() const {

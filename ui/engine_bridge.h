@@ -1,20 +1,25 @@
 // EngineBridge: owns the loaded model, its backend and the Engine, and turns
 // engine events into Qt signals.
 //
-//   UI thread ──loadModel()──► bridge thread: Model::load, make_cpu_backend,
-//                              Engine::create ──► modelLoaded / modelFailed
+//   UI thread ──loadModel()──► bridge thread: Model::load, prefetch_weights
+//                              (loadingProgress), make_backend on the decided
+//                              device, Engine::create ──► modelLoaded / modelFailed
 //   UI thread ──submit()────► Engine::submit (never waits on a step)
 //   engine thread: TokenDelta / Finished / RequestError ──► tokenArrived /
 //                  generationFinished / generationFailed (queued to receivers
 //                  on other threads, i.e. the UI)
 // Unloading and replacing a model destroy the old Engine on the bridge
-// thread (its destructor joins), so the UI never blocks on it.
+// thread (its destructor joins), so the UI never blocks on it. A load that a
+// newer load or an unload overtook stops at its next progress step and says
+// nothing more.
 #pragma once
 
 #include <QMutex>
 #include <QObject>
 #include <QThread>
 #include <QVariantMap>
+#include <atomic>
+#include <functional>
 #include <memory>
 
 #include "runtime/engine.h"
@@ -30,17 +35,19 @@ class EngineBridge : public QObject {
   explicit EngineBridge(QObject* parent = nullptr);
   ~EngineBridge() override;
 
-  // Loads `path` on the bridge thread, replacing the loaded model.
-  void loadModel(const QString& path);
+  // Loads `path` on the bridge thread, replacing the loaded model, on the
+  // device that `device_preference` (auto | cpu | cuda) decides for.
+  void loadModel(const QString& path, const QString& device_preference = "auto");
   // Generates the built-in demo model into `cache_dir` once (on the bridge
   // thread), then loads it.
-  void loadDemoModel(const QString& cache_dir);
+  void loadDemoModel(const QString& cache_dir, const QString& device_preference = "auto");
   void unloadModel();
 
   // The model in use (immutable; safe to read from any thread), or null.
   std::shared_ptr<const Model> model() const;
   QString modelPath() const;
-  QString device() const { return QStringLiteral("cpu"); }
+  // The loaded model's device ("cpu" | "cuda"; "" when none is loaded).
+  QString device() const;
 
   // Returns a ticket (> 0) that names the generation in signals, or 0 when no
   // model is loaded.
@@ -49,6 +56,8 @@ class EngineBridge : public QObject {
 
  signals:
   void loadingStarted(const QString& path);
+  // fraction in [0, 1]; stage in words ("Reading the weights: 120 of 640 MiB").
+  void loadingProgress(const QString& path, double fraction, const QString& stage);
   void modelLoaded(const QString& path, const QVariantMap& info);
   void modelFailed(const QString& path, const QString& message);
   void modelUnloaded();
@@ -63,8 +72,15 @@ class EngineBridge : public QObject {
     std::shared_ptr<const Model> model;
     std::shared_ptr<Engine> engine;
     QString path;
+    QString device;
   };
-  void doLoad(const QString& path);
+  // `generation`: the value of load_generation_ when the load was asked for.
+  void doLoad(const QString& path, const QString& device_preference, uint64_t generation);
+  bool current(uint64_t generation) const { return generation == load_generation_.load(); }
+  uint64_t next_generation();  // under mutex_, as the install checks it
+  // Emits on the UI thread (this object's), only if no newer load or unload
+  // was asked for meanwhile: the pages never see a stale load's signals.
+  void post_if_current(uint64_t generation, std::function<void()> emit_fn);
   void retire(std::shared_ptr<Engine> engine);
 
   QThread thread_;
@@ -73,6 +89,7 @@ class EngineBridge : public QObject {
   Loaded loaded_;
   quint64 next_ticket_ = 1;
   QHash<quint64, RequestId> requests_;
+  std::atomic<uint64_t> load_generation_{0};  // +1 per load or unload asked for
 };
 
 QVariantMap timings_map(const RequestTimings& t);

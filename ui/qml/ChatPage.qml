@@ -53,6 +53,7 @@ Item {
                     }
                     Button {
                         objectName: "settingsButton"
+                    ExportButton { controller: page.controller }
                         text: qsTr("Settings")
                         onClicked: settings.open()
                     }

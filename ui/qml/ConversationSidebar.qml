@@ -14,13 +14,18 @@ Rectangle {
         anchors.margins: 12
         spacing: 10
 
-        Button {
-            objectName: "newConversation"
+        RowLayout {
             Layout.fillWidth: true
-            text: qsTr("+  New conversation")
-            highlighted: true
-            enabled: !controller.generating
-            onClicked: controller.newConversation()
+            spacing: 6
+            Button {
+                objectName: "newConversation"
+                Layout.fillWidth: true
+                text: qsTr("+  New conversation")
+                highlighted: true
+                enabled: !controller.generating
+                onClicked: controller.newConversation()
+            }
+            ImportButton { controller: side.controller }
         }
         TextField {
             id: searchBox

@@ -94,5 +94,7 @@ ApplicationWindow {
                 ModelsPage { controller: window.controller; theme: window }
             }
         }
+            StoreNotices { Layout.fillWidth: true; status: controller.storeStatus; theme: window }
+
     }
 }

@@ -132,11 +132,13 @@ Item {
                 text: qsTr("TTFT %1 ms · prefill %2 tok/s · decode %3 tok/s · %4 tokens")
                       .arg(msg.fmt(model.ttftMs, 0)).arg(msg.fmt(model.prefillTps, 0))
                       .arg(msg.fmt(model.decodeTps, 1)).arg(model.numTokens)
+                      + (model.device ? " · " + model.device.toUpperCase() : "")
                 font.pixelSize: 12
                 color: theme.muted
                 ToolTip.visible: statsArea.containsMouse
-                ToolTip.text: qsTr("template %1 · seed %2 · %3 prompt tokens · finished: %4")
+                ToolTip.text: qsTr("template %1 · seed %2 · %3 prompt tokens · finished: %4 · device %5")
                               .arg(model.templateName).arg(model.seed).arg(model.numPromptTokens).arg(model.finishReason)
+                              .arg(model.device ? model.device : "?")
                 MouseArea { id: statsArea; anchors.fill: parent; hoverEnabled: true }
             }
         }

@@ -41,7 +41,34 @@ Item {
                 spacing: 10
                 Button { text: qsTr("Open GGUF…"); highlighted: true; onClicked: openDialog.open() }
                 Button { objectName: "demoButton"; text: qsTr("Load the demo model"); onClicked: controller.loadDemoModel() }
-                Button { text: qsTr("Unload"); enabled: controller.modelState === "ready"; onClicked: controller.unloadModel() }
+                Button {
+                    objectName: "unloadButton"
+                    text: controller.modelState === "loading" ? qsTr("Cancel loading") : qsTr("Unload")
+                    enabled: controller.modelState === "ready" || controller.modelState === "loading"
+                    onClicked: controller.unloadModel()
+                }
+            }
+            RowLayout {  // the device the next load runs on, and why
+                spacing: 10
+                Label { text: qsTr("Run on") }
+                ComboBox {
+                    objectName: "deviceBox"
+                    textRole: "label"
+                    valueRole: "key"
+                    model: [{ key: "auto", label: qsTr("Automatic") }, { key: "cpu", label: qsTr("CPU") },
+                            { key: "cuda", label: qsTr("NVIDIA GPU (CUDA)") }]
+                    Component.onCompleted: currentIndex = indexOfValue(controller.devicePreference)
+                    onActivated: controller.devicePreference = currentValue
+                }
+                Label {
+                    objectName: "deviceReason"
+                    Layout.fillWidth: true
+                    wrapMode: Text.Wrap
+                    text: controller.deviceChoice.reason
+                          + (controller.modelState === "ready" && controller.modelInfo.device !== controller.deviceChoice.device
+                             ? qsTr(" (applies to the next load)") : "")
+                    color: controller.deviceChoice.asAsked ? theme.muted : "#c07000"
+                }
             }
 
             Rectangle {  // the current model
@@ -63,9 +90,22 @@ Item {
                             : controller.modelState === "error" ? qsTr("The model could not be loaded")
                             : qsTr("No model loaded")
                     }
-                    ProgressBar { Layout.fillWidth: true; indeterminate: true; visible: controller.modelState === "loading" }
+                    ProgressBar {
+                        objectName: "loadProgressBar"
+                        Layout.fillWidth: true
+                        visible: controller.modelState === "loading"
+                        from: 0; to: 1
+                        value: controller.loadProgress
+                    }
+                    Label {
+                        objectName: "loadStage"
+                        visible: controller.modelState === "loading"
+                        text: controller.loadStage
+                        color: theme.muted
+                    }
                     Label {
                         visible: controller.modelState === "error"
+                        objectName: "modelErrorText"
                         Layout.fillWidth: true
                         wrapMode: Text.Wrap
                         text: controller.modelError
@@ -80,6 +120,8 @@ Item {
                         Label { text: qsTr("File"); color: theme.muted }
                         Label { text: controller.modelPath; elide: Text.ElideMiddle; Layout.fillWidth: true }
                         Label { text: qsTr("Architecture"); color: theme.muted }
+                        Label { text: qsTr("Device"); color: theme.muted }
+                        Label { objectName: "loadedDevice"; text: controller.modelInfo.deviceReason || ""; wrapMode: Text.Wrap; Layout.fillWidth: true }
                         Label { text: controller.modelInfo.architecture || "" }
                         Label { text: qsTr("Parameters"); color: theme.muted }
                         Label { text: ((controller.modelInfo.numParams || 0) / 1e6).toFixed(1) + " M" }

@@ -51,9 +51,9 @@ Item {
                             : qsTr("No model — choose one")
                         onClicked: page.openModels()
                     }
+                    ExportButton { controller: page.controller }
                     Button {
                         objectName: "settingsButton"
-                    ExportButton { controller: page.controller }
                         text: qsTr("Settings")
                         onClicked: settings.open()
                     }

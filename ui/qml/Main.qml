@@ -71,6 +71,8 @@ ApplicationWindow {
             Layout.fillHeight: true
             spacing: 0
 
+            StoreNotices { Layout.fillWidth: true; status: controller.storeStatus; theme: window }
+
             Rectangle {  // errors are shown, never swallowed
                 Layout.fillWidth: true
                 visible: controller.errorMessage.length > 0
@@ -94,7 +96,5 @@ ApplicationWindow {
                 ModelsPage { controller: window.controller; theme: window }
             }
         }
-            StoreNotices { Layout.fillWidth: true; status: controller.storeStatus; theme: window }
-
     }
 }

@@ -104,8 +104,8 @@ Item {
                         color: theme.muted
                     }
                     Label {
-                        visible: controller.modelState === "error"
                         objectName: "modelErrorText"
+                        visible: controller.modelState === "error"
                         Layout.fillWidth: true
                         wrapMode: Text.Wrap
                         text: controller.modelError
@@ -119,9 +119,9 @@ Item {
                         rowSpacing: 4
                         Label { text: qsTr("File"); color: theme.muted }
                         Label { text: controller.modelPath; elide: Text.ElideMiddle; Layout.fillWidth: true }
-                        Label { text: qsTr("Architecture"); color: theme.muted }
                         Label { text: qsTr("Device"); color: theme.muted }
                         Label { objectName: "loadedDevice"; text: controller.modelInfo.deviceReason || ""; wrapMode: Text.Wrap; Layout.fillWidth: true }
+                        Label { text: qsTr("Architecture"); color: theme.muted }
                         Label { text: controller.modelInfo.architecture || "" }
                         Label { text: qsTr("Parameters"); color: theme.muted }
                         Label { text: ((controller.modelInfo.numParams || 0) / 1e6).toFixed(1) + " M" }

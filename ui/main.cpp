@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
                            "file");
   QCommandLineOption shot(QStringLiteral("screenshot"), "Write a PNG of the window and quit.",
                           "file");
-  QCommandLineOption page(QStringLiteral("page"), "Page to show: chat or models.", "name", "chat");
+  QCommandLineOption page(QStringLiteral("page"), "Page to show: chat, models, settings or prompts.", "name", "chat");
   QCommandLineOption send(QStringLiteral("send"), "With --screenshot: a message to send first.",
                           "text");
   cli.addOptions({db, model, shot, page, send});

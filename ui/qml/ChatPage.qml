@@ -10,6 +10,8 @@ Item {
     property bool openSettings: false
     signal openModels()
     Component.onCompleted: if (openSettings) settings.open()
+    // Puts `text` in the composer (a prompt sent from the library).
+    function setComposerText(text) { composer.setText(text) }
 
     RowLayout {
         anchors.fill: parent
@@ -110,6 +112,7 @@ Item {
             }
 
             Composer {
+                id: composer
                 Layout.fillWidth: true
                 controller: page.controller
                 theme: page.theme

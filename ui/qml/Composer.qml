@@ -10,6 +10,12 @@ Rectangle {
     implicitHeight: frame.implicitHeight + 28
     color: theme.surface
 
+    function setText(text) {
+        input.text = text
+        input.cursorPosition = input.length
+        input.forceActiveFocus()
+    }
+
     function submit() {
         if (input.text.trim().length === 0 || controller.generating) return
         controller.send(input.text)

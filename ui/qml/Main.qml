@@ -24,6 +24,28 @@ ApplicationWindow {
     readonly property color text: sys.windowText
     font.pixelSize: 14
 
+    // The pages, in the order of the navigation rail and the StackLayout.
+    readonly property var pageKeys: ["chat", "models", "prompts"]
+    readonly property var pageLabels: [qsTr("Chat"), qsTr("Models"), qsTr("Prompts")]
+    readonly property var pageGlyphs: ["▤", "▦", "✎"]
+    function showPage(key) { pages.currentIndex = Math.max(0, pageKeys.indexOf(key)) }
+
+    // The prompt library; "send to chat" lands in the chat page.
+    property alias prompts: promptLibrary
+    PromptsController { id: promptLibrary; chat: window.controller }
+    Connections {
+        target: promptLibrary
+        function onSendRequested(text, where) {
+            if (where === "system") {
+                window.controller.applySettings({ systemPrompt: text })
+            } else {
+                if (where === "new") window.controller.newConversation()
+                chatPage.setComposerText(text)
+            }
+            window.showPage("chat")
+        }
+    }
+
     RowLayout {
         anchors.fill: parent
         spacing: 0
@@ -44,8 +66,7 @@ ApplicationWindow {
                 }
                 Item { Layout.preferredHeight: 10 }
                 Repeater {
-                    model: [{ key: "chat", label: "Chat", glyph: "▤" },
-                            { key: "models", label: "Models", glyph: "▦" }]
+                    model: window.pageKeys.map((key, i) => ({ key: key, label: window.pageLabels[i], glyph: window.pageGlyphs[i] }))
                     delegate: ItemDelegate {
                         required property var modelData
                         required property int index
@@ -91,9 +112,10 @@ ApplicationWindow {
                 id: pages
                 Layout.fillWidth: true
                 Layout.fillHeight: true
-                currentIndex: window.initialPage === "models" ? 1 : 0
-                ChatPage { controller: window.controller; theme: window; openSettings: window.initialPage === "settings"; onOpenModels: pages.currentIndex = 1 }
+                currentIndex: Math.max(0, window.pageKeys.indexOf(window.initialPage))
+                ChatPage { id: chatPage; controller: window.controller; theme: window; openSettings: window.initialPage === "settings"; onOpenModels: window.showPage("models") }
                 ModelsPage { controller: window.controller; theme: window }
+                PromptsPage { prompts: promptLibrary; theme: window }
             }
         }
     }

@@ -6,6 +6,8 @@
 // import of conversations, model loading (progress, unload, a missing file and
 // a corrupt GGUF told plainly) and the device choice.
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <QFile>
@@ -109,6 +111,17 @@ struct App {
   }
 };
 
+// A visible item named `name` whose text starts with `prefix`, searched in
+// the visual tree (list delegates have no QObject parent to find them by).
+bool visible_item_text_starts(QQuickItem* item, const QString& name, const QString& prefix) {
+  if (item->objectName() == name && item->isVisible() &&
+      item->property("text").toString().startsWith(prefix))
+    return true;
+  for (QQuickItem* child : item->childItems())
+    if (visible_item_text_starts(child, name, prefix)) return true;
+  return false;
+}
+
 // A database at the latest schema whose header claims `version`.
 void make_database_claiming(const QString& path, int version) {
   {
@@ -192,6 +205,53 @@ class AppStateTest : public QObject {
     }
     QCOMPARE(read_all(path), before);
     QCOMPARE(files_in(dir), names);
+  }
+
+  // A writer process killed mid-answer: the next start says so and shows the
+  // saved text marked interrupted.
+  void aKilledWritersAnswerIsShownInterrupted() {
+    const QString path = fresh_dir("killed") + "/tokamak.db";
+    int fds[2];
+    QCOMPARE(pipe(fds), 0);
+    const pid_t pid = fork();
+    QVERIFY(pid >= 0);
+    if (pid == 0) {  // the child: SQLite only, no Qt
+      close(fds[0]);
+      DatabaseOptions o;
+      o.path = path.toStdString();
+      auto s = ConversationStore::open(o);
+      if (!s.ok()) _exit(3);
+      const int64_t conv = (*s)->create_conversation("killed").value();
+      const int64_t q = (*s)->add_message(conv, 0, MessageRole::User, "tell me").value();
+      const int64_t a = (*s)->begin_answer(conv, q).value();
+      if (!(*s)->append_answer(a, "Once upon a ").ok()) _exit(4);
+      if (!(*s)->append_answer(a, "time there").ok()) _exit(5);
+      if (write(fds[1], &a, sizeof a) != sizeof a) _exit(6);
+      pause();
+      _exit(7);
+    }
+    close(fds[1]);
+    int64_t answer = 0;
+    const bool started = read(fds[0], &answer, sizeof answer) == sizeof answer;
+    kill(pid, SIGKILL);
+    int wstatus = 0;
+    QCOMPARE(waitpid(pid, &wstatus, 0), pid);
+    close(fds[0]);
+    QVERIFY2(started, "the writer process could not start");
+
+    App app(path);
+    QVERIFY(app.window);
+    QTRY_VERIFY_WITH_TIMEOUT(app.controller->errorMessage().contains("interrupted"), 10000);
+    QTRY_COMPARE_WITH_TIMEOUT(app.controller->conversations()->rowCount(), 1, 5000);
+    app.controller->selectConversation(
+        app.controller->conversations()->get(0)["conversationId"].toLongLong());
+    QTRY_COMPARE_WITH_TIMEOUT(app.controller->messages()->rowCount(), 2, 5000);
+    const QVariantMap row = app.controller->messages()->get(1);
+    QCOMPARE(row["messageId"].toLongLong(), qint64(answer));
+    QCOMPARE(row["status"].toString(), QString("interrupted"));
+    QCOMPARE(row["content"].toString(), QString("Once upon a time there"));
+    QTRY_VERIFY(visible_item_text_starts(app.window->contentItem(), "statusNote", "Interrupted"));
+    app.shot("interrupted");
   }
 
   // A second window on the same history says so, and both save.

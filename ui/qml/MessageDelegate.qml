@@ -73,6 +73,7 @@ Item {
         }
 
         Label {
+            objectName: "statusNote"
             visible: model.status === "interrupted" || model.status === "error" || (model.finishReason === "cancelled" && !msg.isStreaming)
             text: model.status === "interrupted" ? qsTr("Interrupted — the app stopped while this answer was being written.")
                 : model.status === "error" ? qsTr("Failed: %1").arg(model.errorMessage || "")

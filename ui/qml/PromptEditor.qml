@@ -33,9 +33,11 @@ Item {
         prompts.save(creating ? nameField.text : cur.name, bodyArea.text, notesArea.text, tagsField.text)
     }
     onCurChanged: {
-        if (hasPrompt) creating = false
+        // (hasPrompt, a binding on cur, may not be updated yet here)
+        const has = cur.name !== undefined
+        if (has) creating = false
         load()
-        if (hasPrompt) variables.values = Object.assign({}, variables.values, prompts.savedValues(cur.name))
+        if (has) variables.restore(prompts.savedValues(cur.name))
     }
     Connections {
         target: editor.prompts
@@ -202,6 +204,11 @@ Item {
                     readOnly: editor.viewingOld
                     wrapMode: TextEdit.Wrap
                     placeholderText: qsTr("What this prompt is for, what works well with it")
+                    background: Rectangle {
+                        radius: 6
+                        color: theme.dark ? Qt.lighter(theme.surface, 1.15) : "white"
+                        border.color: notesArea.activeFocus ? theme.accent : theme.border
+                    }
                 }
                 Caption { text: qsTr("Tags, separated by commas") }
                 TextField {

@@ -15,6 +15,12 @@ Rectangle {
     readonly property var preview: prompts.renderPreview(body, values)
     color: theme.surface
 
+    // The values last sent with this prompt, over those typed so far.
+    function restore(saved) {
+        const v = Object.assign({}, values)
+        for (const name of Object.keys(saved)) v[name] = saved[name]
+        values = v
+    }
     function setValue(name, text) {
         const v = Object.assign({}, values)
         v[name] = text

@@ -285,6 +285,16 @@ class PromptsTest : public QObject {
     const QVariantMap saved = p->savedValues("summary");
     QCOMPARE(saved["text"].toString(), QString("the release notes"));
     QCOMPARE(saved["n"].toString(), QString("3"));
+    // Selected again, the prompt shows them in its fields.
+    item("variable_text")->setProperty("text", "");
+    p->clearSelection();
+    p->select("summary");
+    const auto text_of = [&](const char* name) {
+      QQuickItem* it = item(name);  // null while the fields are made again
+      return it ? it->property("text").toString() : QString();
+    };
+    QTRY_COMPARE(text_of("variable_text"), QString("the release notes"));
+    QCOMPARE(text_of("variable_n"), QString("3"));
   }
 };
 

@@ -295,6 +295,14 @@ class PromptsTest : public QObject {
     };
     QTRY_COMPARE(text_of("variable_text"), QString("the release notes"));
     QCOMPARE(text_of("variable_n"), QString("3"));
+
+    // As the system prompt: the conversation's settings take it.
+    QVERIFY(QMetaObject::invokeMethod(window, "showPage", Q_ARG(QVariant, "prompts")));
+    QTRY_VERIFY(item("sendSystemButton") && item("sendSystemButton")->isVisible());
+    click(item("sendSystemButton"));
+    QTRY_COMPARE(chat.settings()["systemPrompt"].toString(),
+                 QString("Summarise the release notes in 3 lines."));
+    QTRY_VERIFY(item("composerInput")->isVisible());
   }
 };
 

@@ -7,6 +7,8 @@ ApplicationWindow {
     id: window
     required property ChatController controller
     property string initialPage: "chat"
+    property BenchController bench: null  // the Benchmarks page's (none: no page)
+    property string benchTab: "live"
     width: 1280
     height: 820
     minimumWidth: 900
@@ -25,9 +27,9 @@ ApplicationWindow {
     font.pixelSize: 14
 
     // The pages, in the order of the navigation rail and the StackLayout.
-    readonly property var pageKeys: ["chat", "models", "prompts"]
-    readonly property var pageLabels: [qsTr("Chat"), qsTr("Models"), qsTr("Prompts")]
-    readonly property var pageGlyphs: ["▤", "▦", "✎"]
+    readonly property var pageKeys: ["chat", "models", "prompts", "benchmarks"]
+    readonly property var pageLabels: [qsTr("Chat"), qsTr("Models"), qsTr("Prompts"), qsTr("Bench")]
+    readonly property var pageGlyphs: ["▤", "▦", "✎", "▥"]
     function showPage(key) { pages.currentIndex = Math.max(0, pageKeys.indexOf(key)) }
 
     // The prompt library; "send to chat" lands in the chat page.
@@ -114,8 +116,21 @@ ApplicationWindow {
                 Layout.fillHeight: true
                 currentIndex: Math.max(0, window.pageKeys.indexOf(window.initialPage))
                 ChatPage { id: chatPage; controller: window.controller; theme: window; openSettings: window.initialPage === "settings"; onOpenModels: window.showPage("models") }
-                ModelsPage { controller: window.controller; theme: window }
+                ModelsPage {
+                    controller: window.controller; theme: window
+                    onSpeedTest: (path) => { window.showPage("benchmarks"); if (benchLoader.item) benchLoader.item.runSpeedTest(path) }
+                }
                 PromptsPage { prompts: promptLibrary; theme: window }
+                Loader {
+                    id: benchLoader
+                    active: window.bench !== null
+                    sourceComponent: BenchmarksPage {
+                        bench: window.bench
+                        theme: window
+                        chatModels: window.controller.recentModels
+                        tab: Math.max(0, ["live", "results", "history"].indexOf(window.benchTab))
+                    }
+                }
             }
         }
     }

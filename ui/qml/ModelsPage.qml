@@ -8,6 +8,7 @@ Item {
     id: page
     required property ChatController controller
     required property var theme
+    signal speedTest(string path)  // the Benchmarks page runs it
     readonly property var d: controller.catalog.described
 
     function gib(bytes) {
@@ -133,6 +134,12 @@ Item {
                         Label { text: (controller.modelInfo.vocabSize || 0) + qsTr(" tokens") }
                         Label { text: qsTr("Chat template"); color: theme.muted }
                         Label { text: controller.modelInfo.hasChatTemplate ? qsTr("in the file") : qsTr("none in the file: a built-in is used") }
+                    }
+                    Button {
+                        objectName: "speedTestButton"
+                        visible: controller.modelState === "ready"
+                        text: qsTr("Speed test: prefill and decode tokens/s at batch 1")
+                        onClicked: page.speedTest(controller.modelPath)
                     }
                 }
             }

@@ -83,6 +83,11 @@ TEST_F(BenchServeCli, AllFivePoliciesAccountForEveryRequest) {
     EXPECT_EQ(run["num_token_mismatches"], 0);
     EXPECT_LE(run["peak_running"].get<int>(), 4);
     EXPECT_GT(run["requests_per_second"].get<double>(), 0.0);
+    // The timeline ends at the run's token count; the CPU has no energy figure.
+    ASSERT_GE(run["timeline"].size(), 2u);
+    EXPECT_EQ(run["timeline"].back()["num_output_tokens"], run["num_output_tokens"]);
+    EXPECT_EQ(run["energy"]["status"], "unavailable");
+    EXPECT_EQ(run["energy"]["joules_per_output_token"], "unavailable");
   }
   // Same seed, same workload: every policy generated the same number of tokens.
   for (size_t i = 1; i < 5; ++i) {

@@ -323,6 +323,26 @@ class BenchViewModelTest : public QObject {
     QTRY_COMPARE_WITH_TIMEOUT(bc.history().size(), 1, 10000);
   }
 
+  void speedTestMeasuresPrefillAndDecodeAtBatchOne() {
+    BenchController bc(scratch("speed") + "/tokamak.db");
+    QSignalSpy changed(&bc, &BenchController::speedChanged);
+    bc.speedTest(kAidreams);
+    QCOMPARE(bc.speed()["state"].toString(), QString("running"));
+    QTRY_VERIFY_WITH_TIMEOUT(bc.speed()["state"].toString() != "running", 120000);
+    const QVariantMap s = bc.speed();
+    QCOMPARE(s["state"].toString(), QString("done"));
+    QCOMPARE(s["ppTokens"].toInt(), 128);
+    QCOMPARE(s["tgTokens"].toInt(), 32);
+    QVERIFY(s["pp"].toDouble() > 0);
+    QVERIFY(s["tg"].toDouble() > 0);
+    QVERIFY(s["ppMin"].toDouble() <= s["pp"].toDouble() &&
+            s["pp"].toDouble() <= s["ppMax"].toDouble());
+    bc.speedTest(scratch("speed") + "/missing.gguf");
+    QTRY_VERIFY_WITH_TIMEOUT(bc.speed()["state"].toString() != "running", 10000);
+    QCOMPARE(bc.speed()["state"].toString(), QString("error"));
+    QVERIFY(bc.speed()["message"].toString().contains("no such model file"));
+  }
+
   void cancelStopsTheRunAndSavesNothing() {
     BenchController bc(scratch("cancel") + "/tokamak.db");
     QVariantMap c = small_config();

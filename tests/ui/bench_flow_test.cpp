@@ -109,7 +109,7 @@ class BenchFlowTest : public QObject {
     QTRY_VERIFY_WITH_TIMEOUT(tps->property("pointCount").toInt() > 0, 60000);
     QTRY_VERIFY_WITH_TIMEOUT(finished.count() > 0, 180000);
     QCOMPARE(finished[0][0].toBool(), true);
-    QTRY_COMPARE(tps->property("seriesCount").toInt(), 6);
+    QTRY_COMPARE(tps->property("seriesCount").toInt(), 4);  // the latest 4 of the 6 runs
     QTRY_VERIFY(item("liveQueueChart")->property("pointCount").toInt() >= 4);
     QVERIFY(item("liveKvChart")->property("pointCount").toInt() > 0);
     QVERIFY(item<QQuickItem>("gpuNote")->isVisible());  // the CPU: no GPU figures

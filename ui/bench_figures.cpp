@@ -74,6 +74,9 @@ QVariantMap bench_run_map(const json& run) {
   m["completed"] = static_cast<int>(num(run, "num_completed"));
   m["errors"] = static_cast<int>(num(run, "num_errors") + num(run, "num_unaccounted"));
   m["outputTokens"] = static_cast<qint64>(num(run, "num_output_tokens"));
+  // Mean prompt length of the completed requests (the x of a prompt sweep).
+  const double completed = num(run, "num_completed");
+  m["promptTokens"] = completed > 0 ? num(run, "num_prompt_tokens") / completed : 0.0;
   m["durationS"] = num(run, "duration_s");
   m["rps"] = num(run, "requests_per_second");
   m["outTps"] = num(run, "output_tokens_per_second");
@@ -150,7 +153,7 @@ QVariantList bench_lines(const QVariantList& runs, const QString& x, const QStri
 }
 
 QString bench_sweep_axis(const QVariantList& runs) {
-  for (const char* key : {"concurrency", "batchSize", "rate"}) {
+  for (const char* key : {"concurrency", "batchSize", "rate", "promptTokens"}) {
     QSet<double> seen;
     for (const QVariant& v : runs) seen.insert(v.toMap()[key].toDouble());
     if (seen.size() > 1) return key;

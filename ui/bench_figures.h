@@ -32,7 +32,8 @@ QVariantList bench_bars(const QVariantList& runs);
 QVariantList bench_lines(const QVariantList& runs, const QString& x, const QString& y);
 
 // The axis a sweep varies: "concurrency" when runs differ in it, else
-// "batchSize", else "rate" (or "concurrency" for a single point).
+// "batchSize", else "rate", else "promptTokens" (or "concurrency" for a
+// single point).
 QString bench_sweep_axis(const QVariantList& runs);
 
 // Two or more sessions side by side. A row per figure and per run key

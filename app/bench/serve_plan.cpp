@@ -51,26 +51,36 @@ Result<ServePlan> make_serve_plan(const ServePlanInput& in) {
                       fmt::format("rate {}: expected >= 0 requests/s", in.rate));
   }
   const bool batch_sweep = in.sweep == "batch";
-  if (!batch_sweep && in.sweep != "concurrency") {
+  const bool prompt_sweep = in.sweep == "prompt";
+  if (!batch_sweep && !prompt_sweep && in.sweep != "concurrency") {
     return make_error(ErrorCode::InvalidArgument,
-                      fmt::format("sweep '{}': expected concurrency or batch", in.sweep));
+                      fmt::format("sweep '{}': expected concurrency, batch or prompt", in.sweep));
+  }
+  if (prompt_sweep && plan.workload.kind == WorkloadSpec::Kind::Lmi) {
+    return make_error(ErrorCode::InvalidArgument,
+                      "a prompt-length sweep needs the fixed or random workload, not lmi");
   }
   if (in.sweep_values.empty()) {
     return make_error(ErrorCode::InvalidArgument, fmt::format("no {} values to sweep", in.sweep));
   }
   for (int32_t v : in.sweep_values) {
-    if (v < 1 || v > 4096) {
+    const int32_t most = prompt_sweep ? 131072 : 4096;
+    if (v < 1 || v > most) {
       return make_error(ErrorCode::InvalidArgument,
-                        fmt::format("{} {}: expected 1 to 4096", in.sweep, v));
+                        fmt::format("{} {}: expected 1 to {}", in.sweep, v, most));
     }
   }
   if (in.max_sequences < 1) {
     return make_error(ErrorCode::InvalidArgument,
                       fmt::format("max sequences {}: expected >= 1", in.max_sequences));
   }
-  const WorkloadSpec& w = plan.workload;
+  const WorkloadSpec w = plan.workload;
   const bool lmi = w.kind == WorkloadSpec::Kind::Lmi;
   plan.longest_request = w.max_prompt_tokens + w.max_output_tokens;
+  if (prompt_sweep) {
+    const int32_t longest = *std::max_element(in.sweep_values.begin(), in.sweep_values.end());
+    plan.longest_request = longest + w.max_output_tokens;
+  }
   if (lmi) {
     plan.longest_request = std::max<int32_t>(1, std::lround(kLmi.prompt_tokens[2] * w.scale)) +
                            std::max<int32_t>(1, std::lround(kLmi.output_tokens[2] * w.scale));
@@ -82,14 +92,20 @@ Result<ServePlan> make_serve_plan(const ServePlanInput& in) {
   const bool open_loop = in.rate > 0.0;
   // Concurrency sweep under Poisson arrivals has nothing to vary: one point per policy.
   std::vector<int32_t> values = in.sweep_values;
-  if (open_loop && !batch_sweep) values = {0};
+  if (open_loop && !batch_sweep && !prompt_sweep) values = {0};
   for (int32_t v : values) {
     for (BatchPolicy p : policies) {
       ServePoint point;
       point.policy = p;
       point.workload = w;
+      if (prompt_sweep) {  // every prompt exactly v tokens
+        point.workload.min_prompt_tokens = v;
+        point.workload.max_prompt_tokens = v;
+        plan.workload = point.workload;
+      }
       point.num_requests = n;
-      point.concurrency = open_loop ? 0 : (batch_sweep ? in.concurrency : v);
+      const bool fixed_clients = batch_sweep || prompt_sweep;
+      point.concurrency = open_loop ? 0 : (fixed_clients ? in.concurrency : v);
       point.rate = in.rate;
       point.batch_size = batch_sweep ? v : in.batch_size;
       point.max_sequences = in.max_sequences;

@@ -5,8 +5,9 @@
 //   workload  "fixed" (IN:OUT), "random" (IN_MIN-IN_MAX:OUT_MIN-OUT_MAX),
 //             "lmi" (the published Llama 2 comparison, scaled)
 //   arrivals  closed loop (clients) or Poisson at `rate` requests/s
-//   sweep     "concurrency" (clients; closed loop only) or "batch" (the
-//             static/dynamic batch size)
+//   sweep     "concurrency" (clients; closed loop only), "batch" (the
+//             static/dynamic batch size) or "prompt" (fixed prompt lengths,
+//             for latency per token vs prompt length)
 //   KV pool   every sequence that can run at once at the longest request
 #pragma once
 
@@ -28,9 +29,9 @@ struct ServePlanInput {
   int32_t max_output_tokens = 32;
   double lmi_scale = 0.02;            // lmi: 100 requests, prompts 1..10 tokens, outputs 1..5
   double rate = 0.0;                  // > 0: Poisson arrivals (requests/s)
-  std::string sweep = "concurrency";  // concurrency | batch
+  std::string sweep = "concurrency";  // concurrency | batch | prompt
   std::vector<int32_t> sweep_values = {1, 4, 8};
-  int32_t concurrency = 8;   // when sweeping batch sizes
+  int32_t concurrency = 8;   // when sweeping batch sizes or prompt lengths
   int32_t batch_size = 8;    // when sweeping concurrency
   int32_t num_requests = 0;  // 0: lmi 5000 x scale, else 32
   int32_t max_sequences = 64;
@@ -38,7 +39,7 @@ struct ServePlanInput {
 
 struct ServePlan {
   std::vector<ServePoint> points;
-  WorkloadSpec workload;
+  WorkloadSpec workload;        // the last point's (a prompt sweep has one per point)
   int32_t longest_request = 0;  // prompt + output tokens
   int32_t most_running = 0;     // sequences that can run at once in any point
   // KV blocks of `block_size` tokens for most_running sequences of the longest request.

@@ -102,6 +102,30 @@ class BenchViewModelTest : public QObject {
     QCOMPARE(plan->longest_request, 5 + 3);      // 512 and 256 tokens x 0.01, rounded
   }
 
+  void promptSweepGivesOnePromptLengthPerPoint() {
+    QVariantMap c = small_config();
+    c["sweep"] = "prompt";
+    c["sweepValues"] = "4,16,40";
+    c["concurrency"] = 2;
+    auto plan = make_serve_plan(*BenchController::planInput(c));
+    QVERIFY2(plan.ok(), plan.ok() ? "" : plan.error().message.c_str());
+    QCOMPARE(plan->points.size(), size_t{6});
+    QCOMPARE(plan->points[2].workload.name(), std::string("fixed:16:6"));
+    QCOMPARE(plan->points[5].workload.name(), std::string("fixed:40:6"));
+    QCOMPARE(plan->points[5].concurrency, 2);
+    QCOMPARE(plan->longest_request, 46);
+    QCOMPARE(plan->kv_blocks(16), 2 * 3);  // two clients of 46 tokens: 3 blocks each
+    c["workload"] = "lmi";
+    QVERIFY(!make_serve_plan(*BenchController::planInput(c)).ok());
+    // The results' x axis: the mean prompt length of each run.
+    const QVariantMap a = bench_run_map(nlohmann::json::parse(
+        R"({"policy":"paged","concurrency":2,"batch_size":8,"num_completed":4,"num_prompt_tokens":64})"));
+    const QVariantMap b = bench_run_map(nlohmann::json::parse(
+        R"({"policy":"paged","concurrency":2,"batch_size":8,"num_completed":4,"num_prompt_tokens":160})"));
+    QCOMPARE(a["promptTokens"].toDouble(), 16.0);
+    QCOMPARE(bench_sweep_axis({a, b}), QString("promptTokens"));
+  }
+
   void badConfigsSayWhatIsWrong() {
     BenchController bc(scratch("bad") + "/t.db");
     QVariantMap c = small_config();

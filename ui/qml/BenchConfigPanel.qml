@@ -208,7 +208,8 @@ ScrollView {
             Layout.fillWidth: true
             textRole: "label"
             valueRole: "key"
-            model: [{ key: "concurrency", label: qsTr("Concurrency (clients)") }, { key: "batch", label: qsTr("Batch size (static, dynamic)") }]
+            model: [{ key: "concurrency", label: qsTr("Concurrency (clients)") }, { key: "batch", label: qsTr("Batch size (static, dynamic)") },
+                    { key: "prompt", label: qsTr("Prompt length (tokens)") }]
         }
         TextField {
             id: sweepValues
@@ -218,9 +219,14 @@ ScrollView {
             placeholderText: qsTr("e.g. 1,2,4,8,16")
         }
         RowLayout {
-            Label { text: sweepBox.currentValue === "batch" ? qsTr("Clients") : qsTr("Batch size"); Layout.preferredWidth: 80 }
-            Num { id: fixedConc; visible: sweepBox.currentValue === "batch"; value: 8 }
-            Num { id: fixedBatch; visible: sweepBox.currentValue !== "batch"; value: 8 }
+            visible: sweepBox.currentValue !== "concurrency"
+            Label { text: qsTr("Clients"); Layout.preferredWidth: 80 }
+            Num { id: fixedConc; value: 8 }
+        }
+        RowLayout {
+            visible: sweepBox.currentValue !== "batch"
+            Label { text: qsTr("Batch size"); Layout.preferredWidth: 80 }
+            Num { id: fixedBatch; value: 8 }
         }
         RowLayout {
             Label { text: qsTr("Requests"); Layout.preferredWidth: 80 }

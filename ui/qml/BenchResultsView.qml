@@ -14,7 +14,8 @@ Item {
     required property var page
     readonly property var runs: bench.results
     readonly property string axis: bench.sweepAxis()
-    readonly property string axisLabel: axis === "batchSize" ? qsTr("batch size") : axis === "rate" ? qsTr("requests/s offered") : qsTr("concurrency (clients)")
+    readonly property string axisLabel: axis === "batchSize" ? qsTr("batch size") : axis === "rate" ? qsTr("requests/s offered")
+                                        : axis === "promptTokens" ? qsTr("prompt tokens") : qsTr("concurrency (clients)")
 
     function fmt(v, digits) {
         if (v === undefined || v === null) return "—"

@@ -86,7 +86,7 @@ for part in ${SERVE_PARTS:-lmi none c64 sweep long}; do
     # Dynamic waits for the whole batch (static took what had arrived when
     # the first step ran: 9 of 32 on the H200).
     long)
-      for b in 1 8 32; do
+      for b in 1 8 16 32; do
         serve long-b$b --policy dynamic --workload fixed:4032:64 --batch-size $b --concurrency $b \
           --max-sequences $b --requests "$b"
       done ;;

@@ -76,10 +76,12 @@ ChatController::ChatController(const QString& db_path, QObject* parent)
             store_path_ = path;
             emit storeChanged();
             if (num_interrupted > 0) {
-              setError(
-                  tr("%n answer(s) were interrupted when the app last stopped; the saved "
-                     "text is shown.",
-                     "", num_interrupted));
+              setError(num_interrupted == 1
+                           ? tr("An answer was interrupted when the app last stopped; its saved "
+                                "text is shown, marked interrupted.")
+                           : tr("%1 answers were interrupted when the app last stopped; their "
+                                "saved text is shown, marked interrupted.")
+                                 .arg(num_interrupted));
             }
             refreshConversations();
           });
@@ -252,6 +254,7 @@ void ChatController::newConversation() {
 
 void ChatController::selectConversation(qint64 id) {
   if (ticket_ || id == current_) return;
+  reveal_id_ = 0;
   reloadBranch(id);
 }
 
@@ -289,6 +292,10 @@ void ChatController::showBranch(qint64 conversation, const QVector<QVariantMap>&
   if (changed) emit currentConversationChanged();
   emit settingsChanged();
   emit branchLoaded();
+  if (const int row = reveal_id_ ? messages_.findRow("messageId", reveal_id_) : -1; row >= 0) {
+    reveal_id_ = 0;
+    emit messageRevealed(row);
+  }
 }
 
 void ChatController::renameConversation(qint64 id, const QString& title) {
@@ -352,6 +359,17 @@ void ChatController::search(const QString& text) {
       }
     }
     QMetaObject::invokeMethod(this, [this, rows] { search_hits_.setRows(rows); });
+  });
+}
+
+void ChatController::openSearchHit(qint64 conversation_id, qint64 message_id) {
+  if (ticket_) return;
+  reveal_id_ = message_id;  // showBranch emits messageRevealed
+  store_->post([this, conversation_id, message_id](ConversationStore& s) {
+    if (auto r = s.select_message(message_id); !r.ok()) {
+      return emit store_->jobFailed(q(r.error().message));
+    }
+    finishJob(conversation_id, 0);
   });
 }
 
@@ -571,10 +589,11 @@ QVariantMap ChatController::previewPrompt(const QVariantMap& values) const {
           {"error", QString()}};
 }
 
-QVariantList ChatController::markdownBlocks(const QString& text) const {
+QVariantList ChatController::markdownBlocks(const QString& text, bool keepLineBreaks) const {
   QVariantList out;
   for (const MarkdownBlock& b : split_markdown_blocks(text.toStdString())) {
-    out.push_back(QVariantMap{{"code", b.code}, {"language", q(b.language)}, {"text", q(b.text)}});
+    const std::string body = keepLineBreaks && !b.code ? keep_line_breaks(b.text) : b.text;
+    out.push_back(QVariantMap{{"code", b.code}, {"language", q(b.language)}, {"text", q(body)}});
   }
   return out;
 }

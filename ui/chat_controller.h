@@ -109,6 +109,10 @@ class ChatController : public QObject {
   Q_INVOKABLE void deleteConversation(qint64 id);
   Q_INVOKABLE void undoDelete();
   Q_INVOKABLE void search(const QString& text);
+  // Opens a search hit: its conversation on the branch through the message
+  // (also when it is the current conversation, on another branch), then
+  // emits messageRevealed with the message's row.
+  Q_INVOKABLE void openSearchHit(qint64 conversation_id, qint64 message_id);
 
   Q_INVOKABLE void send(const QString& text);
   Q_INVOKABLE void stop();
@@ -124,8 +128,9 @@ class ChatController : public QObject {
   // The exact prompt the next answer would see with `values`: text,
   // numTokens, templateName, error.
   Q_INVOKABLE QVariantMap previewPrompt(const QVariantMap& values) const;
-  // Markdown split into blocks for the chat view: [{code, language, text}].
-  Q_INVOKABLE QVariantList markdownBlocks(const QString& text) const;
+  // Markdown split into blocks for the chat view: [{code, language, text}];
+  // keepLineBreaks: single line breaks in prose stay (a person's messages).
+  Q_INVOKABLE QVariantList markdownBlocks(const QString& text, bool keepLineBreaks = false) const;
 
  signals:
   void currentConversationChanged();
@@ -141,6 +146,8 @@ class ChatController : public QObject {
   // A generation ended (reason as the engine says, or "error").
   void generationEnded(const QString& reason);
   void branchLoaded();
+  // A search hit was opened: the chat view shows this row of `messages`.
+  void messageRevealed(int row);
 
  private:
   struct Branch;
@@ -183,6 +190,7 @@ class ChatController : public QObject {
   QString error_;
   QString store_path_;
   qint64 undo_id_ = 0;
+  qint64 reveal_id_ = 0;  // a search hit's message, shown when its branch loads
   QTimer undo_timer_;
 
   // The answer being generated.

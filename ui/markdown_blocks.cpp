@@ -75,4 +75,29 @@ std::vector<MarkdownBlock> split_markdown_blocks(const std::string& markdown) {
   return out;
 }
 
+std::string keep_line_breaks(const std::string& prose) {
+  auto blank = [](std::string_view line) {
+    return line.find_first_not_of(" \t\r") == std::string_view::npos;
+  };
+  std::string out;
+  out.reserve(prose.size() + prose.size() / 16);
+  size_t pos = 0;
+  while (true) {
+    const size_t nl = prose.find('\n', pos);
+    if (nl == std::string::npos) {
+      out.append(prose, pos, std::string::npos);
+      break;
+    }
+    const std::string_view line(prose.data() + pos, nl - pos);
+    const size_t next_end = prose.find('\n', nl + 1);
+    const std::string_view next(prose.data() + nl + 1,
+                                (next_end == std::string::npos ? prose.size() : next_end) - nl - 1);
+    out.append(line);
+    if (!blank(line) && !blank(next) && line.back() != ' ') out.append("  ");
+    out.push_back('\n');
+    pos = nl + 1;
+  }
+  return out;
+}
+
 }  // namespace tokamak

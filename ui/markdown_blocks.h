@@ -18,4 +18,10 @@ struct MarkdownBlock {
 
 std::vector<MarkdownBlock> split_markdown_blocks(const std::string& markdown);
 
+// Prose whose single line breaks are kept: a line followed by another
+// non-blank line ends in a Markdown hard break ("  \n"), as a person's
+// Shift+Enter lines are meant (plain Markdown would join them into one line).
+// Blank lines (paragraph breaks) stay as they are.
+std::string keep_line_breaks(const std::string& prose);
+
 }  // namespace tokamak

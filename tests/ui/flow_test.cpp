@@ -178,6 +178,23 @@ class FlowTest : public QObject {
     QTRY_VERIFY_WITH_TIMEOUT(c_->searchHits()->rowCount() >= 1, 5000);
     const QString snippet = c_->searchHits()->get(0)["snippet"].toString();
     QVERIFY2(snippet.contains("<b><font color=\"#e0a000\">little</font></b>"), qPrintable(snippet));
+    // "The little dog" was edited into "The big cat": opening the hit shows
+    // the branch that holds it (in the conversation already open) and
+    // reveals its row.
+    QCOMPARE(row(*c_, 2)["content"].toString(), QString("The big cat"));
+    QSignalSpy revealed(c_.get(), &ChatController::messageRevealed);
+    const QVariantMap hit = c_->searchHits()->get(0);
+    c_->openSearchHit(hit["conversationId"].toLongLong(), hit["messageId"].toLongLong());
+    QVERIFY(revealed.wait(5000));
+    QCOMPARE(revealed[0][0].toInt(), 2);
+    QCOMPARE(row(*c_, 2)["messageId"].toLongLong(), hit["messageId"].toLongLong());
+    QCOMPARE(row(*c_, 2)["content"].toString(), QString("The little dog"));
+    QCOMPARE(row(*c_, 2)["siblingIndex"].toInt(), 0);
+    // Back to the edited question (the branch the restart test expects).
+    QSignalSpy loaded(c_.get(), &ChatController::branchLoaded);
+    c_->switchBranch(row(*c_, 2)["messageId"].toLongLong(), 1);
+    QVERIFY(loaded.wait(5000));
+    QCOMPARE(row(*c_, 2)["content"].toString(), QString("The big cat"));
   }
 
   void historySurvivesARestart() {

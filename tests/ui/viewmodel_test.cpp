@@ -2,6 +2,7 @@
 // renders, the list model the pages bind to, and the prompt the next answer
 // is made from (aidreams260K: a real GGUF with a SentencePiece vocabulary).
 #include <QSignalSpy>
+#include <QTextDocument>
 #include <QtTest>
 
 #include "chat_prompt.h"
@@ -42,6 +43,21 @@ class ViewModelTest : public QObject {
     const auto b = split_markdown_blocks("use `x` and ``y``\n    ```indented 4 is not a fence");
     QCOMPARE(b.size(), size_t{1});
     QVERIFY(!b[0].code);
+  }
+
+  void keptLineBreaksRenderAsLines() {
+    // A person's Shift+Enter lines: hard breaks between non-blank lines only.
+    QCOMPARE(QString::fromStdString(keep_line_breaks("one\ntwo\n\nthree\nfour")),
+             QString("one  \ntwo\n\nthree  \nfour"));
+    QCOMPARE(QString::fromStdString(keep_line_breaks("single line")), QString("single line"));
+    QCOMPARE(QString::fromStdString(keep_line_breaks("end\n")), QString("end\n"));
+    // Qt's own Markdown reader (md4c) keeps the lines apart only with the
+    // hard breaks; plain Markdown joins them into one line.
+    QTextDocument plain, kept;
+    plain.setMarkdown("one\ntwo");
+    kept.setMarkdown(QString::fromStdString(keep_line_breaks("one\ntwo")));
+    QCOMPARE(plain.toPlainText(), QString("one two"));
+    QCOMPARE(kept.toPlainText(), QString("one\ntwo"));  // a line break, not a space
   }
 
   void rowListModelUpdatesOneRole() {

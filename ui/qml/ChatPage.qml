@@ -79,6 +79,16 @@ Item {
                 onMovementEnded: stick = atYEnd
                 onContentHeightChanged: if (stick) Qt.callLater(positionViewAtEnd)
                 onCountChanged: { stick = true; Qt.callLater(positionViewAtEnd) }
+                property int revealRow: -1
+                function reveal() { if (revealRow >= 0) positionViewAtIndex(revealRow, ListView.Center) }
+                Connections {  // an opened search hit: its message, not the end
+                    target: page.controller
+                    function onMessageRevealed(row) {
+                        chatView.stick = false
+                        chatView.revealRow = row
+                        Qt.callLater(chatView.reveal)
+                    }
+                }
                 delegate: MessageDelegate {
                     width: chatView.width
                     controller: page.controller

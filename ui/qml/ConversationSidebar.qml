@@ -49,7 +49,7 @@ Rectangle {
             delegate: ItemDelegate {
                 required property var model
                 width: hits.width
-                onClicked: controller.selectConversation(model.conversationId)
+                onClicked: controller.openSearchHit(model.conversationId, model.messageId)
                 contentItem: Column {
                     spacing: 2
                     Label { text: model.conversationTitle; font.weight: Font.DemiBold; elide: Text.ElideRight; width: parent.width }
@@ -95,19 +95,28 @@ Rectangle {
                     Label {
                         visible: !row.editing
                         Layout.fillWidth: true
+                        Layout.preferredHeight: 26  // as the hover buttons: the row keeps its height
+                        verticalAlignment: Text.AlignVCenter
                         text: row.model.title
                         elide: Text.ElideRight
                     }
-                    TextField {
+                    TextField {  // Enter or leaving the field renames, Escape cancels
                         visible: row.editing
                         Layout.fillWidth: true
                         text: row.model.title
-                        onVisibleChanged: if (visible) { forceActiveFocus(); selectAll() }
-                        onAccepted: { controller.renameConversation(row.model.conversationId, text); row.editing = false }
-                        Keys.onEscapePressed: row.editing = false
+                        property bool cancelled: false
+                        onVisibleChanged: if (visible) { cancelled = false; text = row.model.title; forceActiveFocus(); selectAll() }
+                        onEditingFinished: {
+                            if (!row.editing) return
+                            if (!cancelled && text.trim().length > 0 && text !== row.model.title)
+                                controller.renameConversation(row.model.conversationId, text)
+                            row.editing = false
+                        }
+                        Keys.onEscapePressed: { cancelled = true; row.editing = false }
                     }
                     ToolButton {
                         visible: row.hovered && !row.editing
+                        Layout.preferredHeight: 26
                         text: "✎"
                         ToolTip.visible: hovered
                         ToolTip.text: qsTr("Rename")
@@ -115,6 +124,7 @@ Rectangle {
                     }
                     ToolButton {
                         visible: row.hovered && !row.editing
+                        Layout.preferredHeight: 26
                         text: "✕"
                         ToolTip.visible: hovered
                         ToolTip.text: qsTr("Delete")

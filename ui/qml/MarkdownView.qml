@@ -9,11 +9,12 @@ Column {
     required property ChatController controller
     required property var theme
     property string text
+    property bool keepLineBreaks: false  // a person's Shift+Enter lines stay lines
     spacing: 8
 
     // Delegates are kept while the number of blocks stays the same, so a
     // streamed answer updates its last block's text instead of rebuilding.
-    readonly property var blocks: controller.markdownBlocks(text)
+    readonly property var blocks: controller.markdownBlocks(text, keepLineBreaks)
     Repeater {
         model: md.blocks.length
         delegate: Loader {

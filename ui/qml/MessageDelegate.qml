@@ -14,6 +14,16 @@ Item {
     implicitHeight: col.implicitHeight + 18
 
     function fmt(v, digits) { return Number(v).toFixed(digits) }
+    function resend() {
+        if (editText.text.trim().length === 0 || controller.generating) return
+        controller.editAndResend(msg.model.messageId, editText.text)
+        msg.editing = false
+    }
+    onEditingChanged: if (editing) {
+        editText.text = msg.model.content
+        editText.forceActiveFocus()
+        editText.cursorPosition = editText.length
+    }
 
     ColumnLayout {
         id: col
@@ -47,6 +57,7 @@ Item {
                     controller: msg.controller
                     theme: msg.theme
                     text: msg.model.content
+                    keepLineBreaks: msg.isUser
                 }
                 Label {
                     id: placeholder
@@ -58,14 +69,30 @@ Item {
                     id: editBox
                     visible: msg.editing
                     width: parent.width
-                    TextArea {
+                    TextArea {  // Enter sends, Shift+Enter adds a line, Escape cancels
                         id: editText
+                        objectName: "editText"
                         Layout.fillWidth: true
                         wrapMode: TextEdit.Wrap
                         text: msg.model.content
+                        background: Rectangle {
+                            color: theme.dark ? "#1b1d22" : "white"
+                            border.color: editText.activeFocus ? theme.accent : theme.border
+                            radius: 6
+                        }
+                        Keys.onPressed: (event) => {
+                            if ((event.key === Qt.Key_Return || event.key === Qt.Key_Enter)
+                                    && !(event.modifiers & Qt.ShiftModifier)) {
+                                msg.resend()
+                                event.accepted = true
+                            } else if (event.key === Qt.Key_Escape) {
+                                msg.editing = false
+                                event.accepted = true
+                            }
+                        }
                     }
                     RowLayout {
-                        Button { text: qsTr("Send"); highlighted: true; onClicked: { controller.editAndResend(msg.model.messageId, editText.text); msg.editing = false } }
+                        Button { objectName: "resendEdit"; text: qsTr("Send"); highlighted: true; enabled: editText.text.trim().length > 0; onClicked: msg.resend() }
                         Button { text: qsTr("Cancel"); flat: true; onClicked: msg.editing = false }
                     }
                 }
@@ -74,9 +101,12 @@ Item {
 
         Label {
             objectName: "statusNote"
-            visible: model.status === "interrupted" || model.status === "error" || (model.finishReason === "cancelled" && !msg.isStreaming)
+            visible: !msg.isStreaming && (model.status === "interrupted" || model.status === "error"
+                     || model.finishReason === "cancelled" || model.finishReason === "length")
             text: model.status === "interrupted" ? qsTr("Interrupted — the app stopped while this answer was being written.")
                 : model.status === "error" ? qsTr("Failed: %1").arg(model.errorMessage || "")
+                : model.finishReason === "length" ? qsTr("Cut off at the token limit (%1 prompt + %2 answer tokens): raise Max tokens in Settings, or start a new conversation when the model's context is full.")
+                                                    .arg(model.numPromptTokens).arg(model.numTokens)
                 : qsTr("Stopped")
             color: model.status === "error" ? "#d04040" : theme.muted
             font.pixelSize: 12

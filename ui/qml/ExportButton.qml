@@ -43,6 +43,7 @@ Button {
         objectName: "exportDialog"
         title: qsTr("Export the conversation")
         fileMode: FileDialog.SaveFile
+        acceptLabel: qsTr("Save")
         defaultSuffix: button.format === "jsonl" ? "jsonl" : "md"
         nameFilters: button.format === "jsonl" ? [qsTr("JSON Lines (*.jsonl)")] : [qsTr("Markdown (*.md)")]
         onAccepted: controller.transfer.exportConversation(controller.currentConversation, selectedFile,

@@ -24,6 +24,8 @@ Item {
     }
 
     DropArea {
+        id: dropArea
+        objectName: "modelDropArea"
         anchors.fill: parent
         keys: ["text/uri-list"]
         onDropped: (drop) => { if (drop.hasUrls) controller.loadModel(drop.urls[0]) }
@@ -152,6 +154,9 @@ Item {
                     required property string modelData
                     Layout.fillWidth: true
                     text: modelData
+                    ToolTip.visible: hovered
+                    ToolTip.delay: 600
+                    ToolTip.text: qsTr("Click for its details, double-click to load it")
                     onClicked: controller.catalog.describe(modelData, contextBox.value)
                     onDoubleClicked: controller.loadModel(modelData)
                 }
@@ -169,7 +174,21 @@ Item {
                 wrapMode: Text.Wrap
                 color: theme.muted
                 text: qsTr("LM Studio, Ollama, GPT4All and Hugging Face cache folders are searched")
-                      + (controller.catalog.folders.length > 0 ? qsTr(", and ") + controller.catalog.folders.join(", ") : "") + "."
+                      + (controller.catalog.folders.length > 0 ? qsTr(", and the folders you added:") : ".")
+            }
+            Repeater {  // the folders the user added, each removable
+                model: controller.catalog.folders
+                delegate: RowLayout {
+                    required property string modelData
+                    Layout.fillWidth: true
+                    Label { text: modelData; Layout.fillWidth: true; elide: Text.ElideMiddle }
+                    ToolButton {
+                        objectName: "removeFolder"
+                        text: qsTr("Remove")
+                        font.pixelSize: 12
+                        onClicked: controller.catalog.removeFolder(modelData)
+                    }
+                }
             }
             Label {
                 visible: controller.catalog.discovered.count === 0 && !controller.catalog.scanning
@@ -182,6 +201,9 @@ Item {
                     required property var model
                     Layout.fillWidth: true
                     highlighted: controller.catalog.described.path === model.path
+                    ToolTip.visible: hovered
+                    ToolTip.delay: 600
+                    ToolTip.text: model.path + "\n" + qsTr("Click for its details, double-click to load it")
                     onClicked: controller.catalog.describe(model.path, contextBox.value)
                     onDoubleClicked: controller.loadModel(model.path)
                     contentItem: RowLayout {
@@ -219,7 +241,8 @@ Item {
                         Label { text: page.d.quantTypes || ""; wrapMode: Text.Wrap; Layout.fillWidth: true }
                         Label { text: qsTr("Context"); color: theme.muted }
                         RowLayout {
-                            SpinBox { id: contextBox; from: 0; to: 131072; stepSize: 512; editable: true; value: page.d.context || 4096
+                            SpinBox { id: contextBox; from: 1; to: page.d.contextLength > 0 ? page.d.contextLength : 1048576
+                                      stepSize: 512; editable: true; value: page.d.context || 4096
                                       onValueModified: controller.catalog.describe(page.d.path, value) }
                             Label { text: qsTr("of %1").arg(page.d.contextLength || 0); color: theme.muted }
                         }
@@ -237,6 +260,22 @@ Item {
         id: folderDialog
         title: qsTr("Add a folder of GGUF models")
         onAccepted: controller.catalog.addFolder(selectedFolder)
+    }
+
+    Rectangle {  // a file dragged over the page
+        anchors.fill: parent
+        anchors.margins: 8
+        visible: dropArea.containsDrag
+        radius: 10
+        color: Qt.rgba(theme.accent.r, theme.accent.g, theme.accent.b, 0.12)
+        border.color: theme.accent
+        border.width: 2
+        Label {
+            anchors.centerIn: parent
+            text: qsTr("Drop the GGUF file to load it")
+            font.pixelSize: 20
+            font.weight: Font.DemiBold
+        }
     }
 
     Component.onCompleted: controller.catalog.refresh()

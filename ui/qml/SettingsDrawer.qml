@@ -78,7 +78,12 @@ Drawer {
                 id: templateChoice
                 Layout.fillWidth: true
                 model: [qsTr("Automatic: the model's own, else a guessed built-in")].concat(controller.builtinTemplates).concat(["custom"])
-                onActivated: previewDelay.restart()
+                onActivated: {
+                    // A custom template starts from the one in use, to edit.
+                    if (currentText === "custom" && customText.text.trim().length === 0)
+                        customText.text = drawer.preview.templateSource || ""
+                    previewDelay.restart()
+                }
             }
             TextArea {
                 id: customText
@@ -92,6 +97,16 @@ Drawer {
                 onTextChanged: previewDelay.restart()
             }
             Field { text: preview.error ? qsTr("Preview") : qsTr("The prompt of the next answer — %1 tokens, template %2").arg(preview.numTokens).arg(preview.templateName) }
+            Label {
+                objectName: "previewTooLong"
+                readonly property int context: controller.modelInfo.contextLength || 0
+                visible: !preview.error && context > 0 && preview.numTokens >= context
+                Layout.fillWidth: true
+                wrapMode: Text.Wrap
+                font.pixelSize: 12
+                color: "#d04040"
+                text: qsTr("Longer than the model's context (%1 tokens): the next answer cannot be written. Start a new conversation or shorten the system prompt.").arg(context)
+            }
             Rectangle {
                 Layout.fillWidth: true
                 Layout.preferredHeight: 140

@@ -80,6 +80,7 @@ ColumnLayout {
         anchors.centerIn: parent
         width: Math.min(640, parent ? parent.width - 80 : 640)
         modal: true
+        padding: 20
         closePolicy: Popup.CloseOnEscape
         title: qsTr("The conversation history cannot be opened")
         ColumnLayout {
@@ -132,6 +133,7 @@ ColumnLayout {
         anchors.centerIn: parent
         width: Math.min(640, parent ? parent.width - 80 : 640)
         modal: true
+        padding: 20
         title: qsTr("A fresh history was started")
         standardButtons: Dialog.Ok
         Label {

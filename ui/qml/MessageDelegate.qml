@@ -101,10 +101,12 @@ Item {
 
         Label {
             objectName: "statusNote"
-            visible: !msg.isStreaming && (model.status === "interrupted" || model.status === "error"
+            readonly property bool empty: !msg.isUser && model.status === "complete" && model.content.length === 0
+            visible: !msg.isStreaming && (model.status === "interrupted" || model.status === "error" || empty
                      || model.finishReason === "cancelled" || model.finishReason === "length")
             text: model.status === "interrupted" ? qsTr("Interrupted — the app stopped while this answer was being written.")
                 : model.status === "error" ? qsTr("Failed: %1").arg(model.errorMessage || "")
+                : empty && model.finishReason !== "cancelled" ? qsTr("No text: the model ended its answer at once (%1). Regenerate to try again.").arg(model.finishReason || "")
                 : model.finishReason === "length" ? qsTr("Cut off at the token limit (%1 prompt + %2 answer tokens): raise Max tokens in Settings, or start a new conversation when the model's context is full.")
                                                     .arg(model.numPromptTokens).arg(model.numTokens)
                 : qsTr("Stopped")
@@ -160,7 +162,8 @@ Item {
             Label {
                 Layout.leftMargin: 10
                 visible: !msg.isUser && model.hasRecord === true && model.finishReason !== "error"
-                text: qsTr("TTFT %1 ms · prefill %2 tok/s · decode %3 tok/s · %4 tokens")
+                text: (model.numTokens === 1 ? qsTr("TTFT %1 ms · prefill %2 tok/s · decode %3 tok/s · %4 token")
+                                             : qsTr("TTFT %1 ms · prefill %2 tok/s · decode %3 tok/s · %4 tokens"))
                       .arg(msg.fmt(model.ttftMs, 0)).arg(msg.fmt(model.prefillTps, 0))
                       .arg(msg.fmt(model.decodeTps, 1)).arg(model.numTokens)
                       + (model.device ? " · " + model.device.toUpperCase() : "")

@@ -164,7 +164,7 @@ Item {
                 visible: !msg.isUser && model.hasRecord === true && model.finishReason !== "error"
                 text: (model.numTokens === 1 ? qsTr("TTFT %1 ms · prefill %2 tok/s · decode %3 tok/s · %4 token")
                                              : qsTr("TTFT %1 ms · prefill %2 tok/s · decode %3 tok/s · %4 tokens"))
-                      .arg(msg.fmt(model.ttftMs, 0)).arg(msg.fmt(model.prefillTps, 0))
+                      .arg(msg.fmt(model.ttftMs, model.ttftMs < 10 ? 1 : 0)).arg(msg.fmt(model.prefillTps, 0))
                       .arg(msg.fmt(model.decodeTps, 1)).arg(model.numTokens)
                       + (model.device ? " · " + model.device.toUpperCase() : "")
                 font.pixelSize: 12

@@ -114,10 +114,13 @@ Drawer {
                 border.color: theme.border
                 radius: 6
                 ScrollView {
+                    id: previewScroll
                     anchors.fill: parent
                     anchors.margins: 6
+                    contentWidth: availableWidth  // long lines wrap instead of running off
                     TextEdit {
                         objectName: "templatePreview"
+                        width: previewScroll.availableWidth
                         readOnly: true
                         selectByMouse: true
                         wrapMode: TextEdit.WrapAnywhere

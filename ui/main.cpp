@@ -6,9 +6,9 @@
 // tab, compare the latest sessions; with --screenshot, grab when done).
 #include <QApplication>
 #include <QCommandLineParser>
-#include <QJsonDocument>
 #include <QGuiApplication>
 #include <QIcon>
+#include <QJsonDocument>
 #include <QQmlApplicationEngine>
 #include <QQuickStyle>
 #include <QQuickWindow>
@@ -40,7 +40,9 @@ int main(int argc, char** argv) {
                            "file");
   QCommandLineOption shot(QStringLiteral("screenshot"), "Write a PNG of the window and quit.",
                           "file");
-  QCommandLineOption page(QStringLiteral("page"), "Page to show: chat, models, settings or prompts.", "name", "chat");
+  QCommandLineOption page(QStringLiteral("page"),
+                          "Page to show: chat, models, settings, prompts or benchmarks.", "name",
+                          "chat");
   QCommandLineOption send(QStringLiteral("send"), "With --screenshot: a message to send first.",
                           "text");
   QCommandLineOption bench_run(QStringLiteral("bench-run"),
@@ -57,11 +59,10 @@ int main(int argc, char** argv) {
   tokamak::ChatController controller(cli.value(db));
   tokamak::BenchController bench(cli.value(db));
   QQmlApplicationEngine engine;
-  engine.setInitialProperties(
-      {{"controller", QVariant::fromValue(&controller)},
-       {"bench", QVariant::fromValue(&bench)},
-       {"benchTab", cli.value(bench_tab)},
-       {"initialPage", cli.value(page)}});
+  engine.setInitialProperties({{"controller", QVariant::fromValue(&controller)},
+                               {"bench", QVariant::fromValue(&bench)},
+                               {"benchTab", cli.value(bench_tab)},
+                               {"initialPage", cli.value(page)}});
   // TOKAMAK_QML_DIR: load the pages from a source folder (editing without rebuilding).
   const QString qml_dir = qEnvironmentVariable("TOKAMAK_QML_DIR");
   engine.load(qml_dir.isEmpty() ? QUrl("qrc:/Tokamak/qml/Main.qml")

@@ -64,10 +64,11 @@ ChatController::ChatController(const QString& db_path, QObject* parent)
       transfer_(std::make_unique<ConversationTransfer>(store_.get())),
       bridge_(std::make_unique<EngineBridge>()),
       conversations_({"conversationId", "title", "updatedAt"}),
-      messages_({"messageId", "role", "content", "status", "siblingIndex", "numSiblings",
-                 "hasRecord", "ttftMs", "prefillTps", "decodeTps", "numTokens", "numPromptTokens",
-                 "finishReason", "errorMessage", "modelFile", "templateName", "seed", "streaming",
-                 "device"}),
+      messages_({"messageId",       "role",         "content",      "status",
+                 "siblingIndex",    "numSiblings",  "hasRecord",    "ttftMs",
+                 "prefillTps",      "decodeTps",    "numTokens",    "numPromptTokens",
+                 "numCachedTokens", "finishReason", "errorMessage", "modelFile",
+                 "templateName",    "seed",         "streaming",    "device"}),
       search_hits_({"conversationId", "conversationTitle", "messageId", "role", "snippet"}) {
   recent_ = QSettings().value("recentModels").toStringList();
   device_pref_ = QSettings().value("device", "auto").toString();

@@ -23,6 +23,7 @@ QVariantMap message_row(const Message& m, const std::optional<GenerationRecord>&
     row["decodeTps"] = r->decode_tokens_per_second;
     row["numTokens"] = r->num_generated_tokens;
     row["numPromptTokens"] = r->num_prompt_tokens;
+    row["numCachedTokens"] = r->num_cached_tokens;  // reused from an earlier answer's prompt
     row["finishReason"] = q(r->finish_reason);
     row["errorMessage"] = q(r->error_message);
     row["modelFile"] = QFileInfo(q(r->model_path)).fileName();

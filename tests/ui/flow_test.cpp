@@ -158,6 +158,10 @@ class FlowTest : public QObject {
     QVERIFY(row(*c_, 3)["messageId"].toLongLong() != answer);
     QCOMPARE(row(*c_, 3)["numSiblings"].toInt(), 2);
     QCOMPARE(row(*c_, 3)["siblingIndex"].toInt(), 1);
+    // The same prompt again: the answer's record says how much of it came
+    // from the engine's prefix cache (shown with the prefill speed).
+    QVERIFY(row(*c_, 3)["numCachedTokens"].toInt() > 0);
+    QVERIFY(row(*c_, 3)["numCachedTokens"].toInt() <= row(*c_, 3)["numPromptTokens"].toInt());
     // < 1/2 : back to the stopped answer.
     QSignalSpy loaded(c_.get(), &ChatController::branchLoaded);
     c_->switchBranch(row(*c_, 3)["messageId"].toLongLong(), -1);

@@ -170,9 +170,9 @@ Item {
                 font.pixelSize: 12
                 color: theme.muted
                 ToolTip.visible: statsArea.containsMouse
-                ToolTip.text: qsTr("template %1 · seed %2 · %3 prompt tokens · finished: %4 · device %5")
-                              .arg(model.templateName).arg(model.seed).arg(model.numPromptTokens).arg(model.finishReason)
-                              .arg(model.device ? model.device : "?")
+                ToolTip.text: qsTr("template %1 · seed %2 · %3 prompt tokens (%4 reused from the cache; prefill counts the rest) · finished: %5 · device %6")
+                              .arg(model.templateName).arg(model.seed).arg(model.numPromptTokens).arg(model.numCachedTokens || 0)
+                              .arg(model.finishReason).arg(model.device ? model.device : "?")
                 MouseArea { id: statsArea; anchors.fill: parent; hoverEnabled: true }
             }
         }

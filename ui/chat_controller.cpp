@@ -241,7 +241,15 @@ void ChatController::refreshConversations() {
                       {"title", q(c.title)},
                       {"updatedAt", q(c.updated_at)}});
     }
-    QMetaObject::invokeMethod(this, [this, rows] { conversations_.setRows(rows); });
+    QMetaObject::invokeMethod(this, [this, rows] {
+      conversations_.setRows(rows);
+      // At start the most recent conversation is shown again, as it was left.
+      if (reopen_latest_ && !rows.empty() && current_ == 0 && !ticket_ &&
+          messages_.rowCount() == 0) {
+        reloadBranch(rows.front()["conversationId"].toLongLong());
+      }
+      reopen_latest_ = false;
+    });
   });
 }
 

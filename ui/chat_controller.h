@@ -190,7 +190,9 @@ class ChatController : public QObject {
   QString error_;
   QString store_path_;
   qint64 undo_id_ = 0;
-  qint64 reveal_id_ = 0;  // a search hit's message, shown when its branch loads
+  qint64 reveal_id_ = 0;
+  bool reopen_latest_ = true;  // the first conversation list reopens the latest one  // a search
+                               // hit's message, shown when its branch loads
   QTimer undo_timer_;
 
   // The answer being generated.

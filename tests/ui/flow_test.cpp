@@ -208,7 +208,8 @@ class FlowTest : public QObject {
     stopApp();
     start();
     QTRY_COMPARE_WITH_TIMEOUT(c_->conversations()->rowCount(), 1, 5000);
-    c_->selectConversation(conv);
+    // The conversation left open is shown again, on the branch left open.
+    QTRY_COMPARE_WITH_TIMEOUT(c_->currentConversation(), conv, 5000);
     QTRY_COMPARE_WITH_TIMEOUT(c_->messages()->rowCount(), 4, 5000);
     QCOMPARE(row(*c_, 2)["content"].toString(), QString("The big cat"));
   }

@@ -5,6 +5,7 @@
 // loads.
 #include <unistd.h>
 
+#include <QClipboard>
 #include <QFileInfo>
 #include <QMimeData>
 #include <QQmlApplicationEngine>
@@ -34,6 +35,16 @@ QString scratch_db() {
 }
 
 QVariantMap row(ChatController& c, int i) { return c.messages()->get(i); }
+
+// The first visible item named `name` in the visual tree (list delegates
+// are not QObject children of the window, so findChild misses them).
+QQuickItem* visible_item(QQuickItem* root, const QString& name) {
+  if (root->objectName() == name && root->isVisible()) return root;
+  for (QQuickItem* child : root->childItems()) {
+    if (QQuickItem* found = visible_item(child, name)) return found;
+  }
+  return nullptr;
+}
 
 void type_text(QWindow* window, const char* text) {
   for (const char* p = text; *p; ++p) QTest::keyClick(window, *p);
@@ -221,6 +232,23 @@ class FlowTest : public QObject {
     QCOMPARE(c_->undoableDelete(), conv);
     c_->undoDelete();
     QTRY_COMPARE_WITH_TIMEOUT(c_->conversations()->rowCount(), 1, 5000);
+  }
+
+  void copyButtonsPutTextOnTheClipboard() {
+    c_->newConversation();
+    c_->applySettings({{"maxTokens", 8}});
+    const QString question = "Look:\n```cpp\nint x = 1;\n```";
+    const QString reason = runAndWait([&] { c_->send(question); });
+    QVERIFY2(reason == "length" || reason == "eos", qPrintable(reason));
+    QQuickItem* code = nullptr;  // the code block's own Copy button
+    QTRY_VERIFY((code = visible_item(window_->contentItem(), "copyCode")) != nullptr);
+    QMetaObject::invokeMethod(code, "clicked");
+    QCOMPARE(QGuiApplication::clipboard()->text(), QString("int x = 1;"));
+    // The first message's (the question's) Copy.
+    QQuickItem* message = visible_item(window_->contentItem(), "copyMessage");
+    QVERIFY(message);
+    QMetaObject::invokeMethod(message, "clicked");
+    QCOMPARE(QGuiApplication::clipboard()->text(), question);
   }
 
   void dropOnTheModelsPageLoadsTheFile() {

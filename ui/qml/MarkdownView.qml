@@ -62,6 +62,7 @@ Column {
                         font.pixelSize: 12
                     }
                     ToolButton {
+                        objectName: "copyCode"
                         text: qsTr("Copy")
                         font.pixelSize: 12
                         onClicked: md.controller.copyText(block.text)

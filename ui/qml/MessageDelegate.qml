@@ -140,6 +140,7 @@ Item {
                 onClicked: controller.switchBranch(model.messageId, 1)
             }
             ToolButton {
+                objectName: "copyMessage"
                 text: qsTr("Copy")
                 font.pixelSize: 12
                 onClicked: controller.copyText(model.content)

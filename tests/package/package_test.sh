@@ -251,8 +251,12 @@ done
 wm_class=$(xprop -id "$wid" WM_CLASS | sed -n 's/.*= "[^"]*", "\([^"]*\)"$/\1/p')
 [ "$wm_class" = "$(key StartupWMClass)" ] ||
   fail "the window's WM_CLASS class is '$wm_class', the desktop entry's StartupWMClass $(key StartupWMClass)"
-xprop -id "$wid" _NET_WM_ICON | grep -q 'Icon (128 x 128)' ||
-  fail "the window has no 128 px icon (_NET_WM_ICON): the SVG icon did not load"
+icon=""
+for _ in $(seq 50); do  # the icon property may follow the window's mapping (a loaded machine)
+  if xprop -id "$wid" _NET_WM_ICON 2>/dev/null | grep -q 'Icon (128 x 128)'; then icon=yes; break; fi
+  sleep 0.2
+done
+[ -n "$icon" ] || fail "the window has no 128 px icon (_NET_WM_ICON) within 10 s: the SVG icon did not load"
 kill "$x_app" "$xvfb"
 wait "$x_app" "$xvfb" 2>/dev/null || true
 trap - EXIT

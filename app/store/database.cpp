@@ -4,8 +4,10 @@
 #include <fmt/format.h>
 #include <sqlite3.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <thread>
 
 namespace tokamak {
 namespace {
@@ -17,6 +19,26 @@ constexpr const char* kQuickCheck = "PRAGMA quick_check";
 constexpr const char* kCountObjects = "SELECT count(*) FROM sqlite_master";
 constexpr const char* kForeignKeysOn = "PRAGMA foreign_keys = ON";
 constexpr const char* kWal = "PRAGMA journal_mode = WAL";
+
+// `PRAGMA journal_mode = WAL` on a file that another connection is opening
+// at the same moment can answer SQLITE_BUSY at once: SQLite skips the busy
+// handler for that lock to avoid a deadlock. Retried until the busy timeout.
+std::string switch_to_wal(SQLite::Database& db, int busy_timeout_ms) {
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(busy_timeout_ms);
+  for (;;) {
+    try {
+      return db.execAndGet(kWal).getString();
+    } catch (const SQLite::Exception& e) {
+      const int code = e.getErrorCode() & 0xff;
+      if ((code != SQLITE_BUSY && code != SQLITE_LOCKED) ||
+          std::chrono::steady_clock::now() >= deadline) {
+        throw;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+}
 
 // SQLite's answer for a file that is not (or no longer) a database.
 bool is_corruption(int code) {
@@ -188,7 +210,7 @@ Result<std::unique_ptr<Database>> Database::open(const DatabaseOptions& options,
   TK_ASSIGN(const int32_t version, inspect(db, path, existed, latest));
   try {
     db.exec(kForeignKeysOn);
-    const std::string mode = db.execAndGet(kWal).getString();
+    const std::string mode = switch_to_wal(db, options.busy_timeout_ms);
     if (mode != "wal") {
       return make_error(
           ErrorCode::IoError,

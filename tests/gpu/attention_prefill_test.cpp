@@ -30,9 +30,7 @@ using gpu_testing::DeviceArray;
 using gpu_testing::random_floats;
 using gpu_testing::rel_max_diff;
 
-struct PrefillCase {
-  int32_t num_heads, num_kv_heads, head_dim, block_size;
-};
+using PrefillCase = gpu_testing::AttentionShape;
 
 // Sequence lengths after the step, and the step's tokens as runs
 // (sequence, first position, count).
@@ -199,11 +197,7 @@ INSTANTIATE_TEST_SUITE_P(
                       PrefillCase{14, 2, 64, 7},   // group 7: 63 rows
                       PrefillCase{64, 1, 64, 16},  // group 64: one token per block
                       PrefillCase{4, 2, 96, 16}),  // fp32 fallback
-    [](const auto& info) {
-      const PrefillCase& c = info.param;
-      return "h" + std::to_string(c.num_heads) + "_kv" + std::to_string(c.num_kv_heads) + "_d" +
-             std::to_string(c.head_dim) + "_bs" + std::to_string(c.block_size);
-    });
+    gpu_testing::attention_shape_name);
 
 // Rows that fall on exactly equal keys: the softmax must weigh them evenly
 // (here all V rows are equal, so every output is that row up to fp32

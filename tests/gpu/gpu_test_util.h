@@ -86,6 +86,18 @@ inline double rel_max_diff(const std::vector<float>& a, const std::vector<float>
   return diff / scale;
 }
 
+// The geometry of a parameterized attention test (decode and prefill).
+struct AttentionShape {
+  int32_t num_heads, num_kv_heads, head_dim, block_size;
+};
+
+// Its test name, e.g. "h32_kv8_d128_bs16".
+inline std::string attention_shape_name(const ::testing::TestParamInfo<AttentionShape>& info) {
+  const AttentionShape& c = info.param;
+  return "h" + std::to_string(c.num_heads) + "_kv" + std::to_string(c.num_kv_heads) + "_d" +
+         std::to_string(c.head_dim) + "_bs" + std::to_string(c.block_size);
+}
+
 inline size_t count_non_finite(const std::vector<float>& a) {
   size_t n = 0;
   for (float x : a) n += !std::isfinite(x);

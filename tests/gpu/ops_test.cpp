@@ -336,9 +336,7 @@ TEST(CudaOps, SwigluResidualAddAndBias) {
 // Attention steps through scrambled block tables, fp16 pools. The CPU
 // reference gets the same pools rounded to fp16, so only fp32 summation
 // order separates the two.
-struct AttentionCase {
-  int32_t num_heads, num_kv_heads, head_dim, block_size;
-};
+using AttentionCase = gpu_testing::AttentionShape;
 
 // A step: each sequence's length after the step, and the step's tokens as
 // (sequence, position) pairs.
@@ -468,11 +466,7 @@ INSTANTIATE_TEST_SUITE_P(
                       AttentionCase{12, 1, 64, 5},
                       AttentionCase{4, 2, 20, 16},  // 40-byte K/V rows: no 16-byte loads
                       AttentionCase{8, 4, 32, 1}),
-    [](const auto& info) {
-      const AttentionCase& c = info.param;
-      return "h" + std::to_string(c.num_heads) + "_kv" + std::to_string(c.num_kv_heads) + "_d" +
-             std::to_string(c.head_dim) + "_bs" + std::to_string(c.block_size);
-    });
+    gpu_testing::attention_shape_name);
 
 TEST(CudaOps, AttentionRejectsUnsupportedShapes) {
   TK_REQUIRE_CUDA_DEVICE();

@@ -230,24 +230,10 @@ Result<Imported> parse(std::string_view text) {
   return out;
 }
 
-}  // namespace
-
-namespace {
-
-constexpr const char* kInsertConversation = R"sql(
-INSERT INTO conversations (title, created_at, updated_at, activity_seq, system_prompt,
-                           template_name, template_text, sampling_json)
-VALUES (?1, ?2, ?3, (SELECT coalesce(max(activity_seq), 0) + 1 FROM conversations), ?4, ?5, ?6,
-        ?7))sql";
-
-constexpr const char* kInsertMessage = R"sql(
-INSERT INTO messages (conversation_id, parent_id, role, content, status, created_at, updated_at)
-VALUES (?1, nullif(?2, 0), ?3, ?4, ?5, ?6, ?7))sql";
-
 // Writes the parsed file; throws SQLite::Exception (the caller's transaction rolls back).
 Result<int64_t> write(ConversationStore& store, const Imported& in) {
   SQLite::Database& db = store.database().sql();
-  SQLite::Statement c(db, kInsertConversation);
+  SQLite::Statement c(db, store_detail::kInsertConversation);
   int i = 1;
   for (const std::string* s :
        {&in.title, &in.created_at, &in.updated_at, &in.settings.system_prompt,
@@ -257,7 +243,7 @@ Result<int64_t> write(ConversationStore& store, const Imported& in) {
   c.exec();
   const int64_t conversation_id = db.getLastInsertRowid();
   std::unordered_map<int64_t, int64_t> new_id;  // file id -> database id
-  SQLite::Statement q(db, kInsertMessage);
+  SQLite::Statement q(db, store_detail::kInsertMessage);
   for (const ImportedMessage& m : in.messages) {
     q.reset();
     q.bind(1, conversation_id);

@@ -9,6 +9,7 @@
 namespace tokamak {
 namespace {
 
+using store_detail::kInsertMessage;
 using store_detail::not_found;
 using store_detail::store_error;
 
@@ -20,10 +21,6 @@ m.updated_at,
    AND s.parent_id IS m.parent_id AND s.id < m.id),
 (SELECT count(*) FROM messages s WHERE s.conversation_id = m.conversation_id
    AND s.parent_id IS m.parent_id))sql";
-
-constexpr const char* kInsertMessage = R"sql(
-INSERT INTO messages (conversation_id, parent_id, role, content, status, created_at, updated_at)
-VALUES (?1, nullif(?2, 0), ?3, ?4, ?5, ?6, ?6))sql";
 
 // Root -> leaf: walk up from the current leaf, then reverse by depth.
 constexpr const char* kBranchFromLeaf = R"sql(
@@ -93,7 +90,9 @@ Result<int64_t> ConversationStore::insert_message(int64_t conversation_id, int64
   q.bind(3, std::string(role_name(role)));
   q.bind(4, content);
   q.bind(5, std::string(status_name(status)));
-  q.bind(6, utc_timestamp_ms_now());
+  const std::string now = utc_timestamp_ms_now();
+  q.bind(6, now);
+  q.bind(7, now);
   q.exec();
   const int64_t id = db_->sql().getLastInsertRowid();
   TK_TRY(touch(conversation_id, id));

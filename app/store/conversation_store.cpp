@@ -19,14 +19,9 @@ namespace tokamak {
 namespace {
 
 using store_detail::exec_one;
+using store_detail::kInsertConversation;
 using store_detail::not_found;
 using store_detail::store_error;
-
-constexpr const char* kInsertConversation = R"sql(
-INSERT INTO conversations (title, created_at, updated_at, activity_seq, system_prompt,
-                           template_name, template_text, sampling_json)
-VALUES (?1, ?2, ?2, (SELECT coalesce(max(activity_seq), 0) + 1 FROM conversations), ?3, ?4, ?5,
-        ?6))sql";
 
 constexpr const char* kConversationColumns =
     "id, title, created_at, updated_at, coalesce(current_leaf, 0), system_prompt, "
@@ -165,12 +160,14 @@ Result<int64_t> ConversationStore::create_conversation(const std::string& title,
                                                        const ConversationSettings& s) {
   try {
     SQLite::Statement q(db_->sql(), kInsertConversation);
+    const std::string now = utc_timestamp_ms_now();
     q.bind(1, title);
-    q.bind(2, utc_timestamp_ms_now());
-    q.bind(3, s.system_prompt);
-    q.bind(4, s.template_name);
-    q.bind(5, s.template_text);
-    q.bind(6, s.sampling_json);
+    q.bind(2, now);
+    q.bind(3, now);
+    q.bind(4, s.system_prompt);
+    q.bind(5, s.template_name);
+    q.bind(6, s.template_text);
+    q.bind(7, s.sampling_json);
     q.exec();
     return db_->sql().getLastInsertRowid();
   } catch (const SQLite::Exception& e) {

@@ -16,12 +16,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "cuda/cuda_backend.h"
 #include "model/model.h"
-#include "synth/synth.h"
+#include "synth_arg.h"
 
 namespace tokamak {
 namespace {
@@ -88,21 +89,15 @@ int fail(const Status& s) {
 }
 
 std::string model_path(const std::string& arg) {
-  if (arg.rfind("synth:", 0) != 0) return arg;
-  const std::string rest = arg.substr(6);
-  const size_t colon = rest.find(':');
-  SynthOptions so;
-  so.preset = rest.substr(0, colon);
-  so.type_mix = colon == std::string::npos ? "f16" : rest.substr(colon + 1);
-  so.output_path =
-      (std::filesystem::temp_directory_path() / (so.preset + "-" + so.type_mix + ".gguf")).string();
-  if (std::filesystem::exists(so.output_path)) return so.output_path;
-  auto report = synthesize(so);
+  const std::optional<SynthOptions> so = parse_synth_arg(arg, "f16");
+  if (!so) return arg;
+  if (std::filesystem::exists(so->output_path)) return so->output_path;
+  auto report = synthesize(*so);
   if (!report.ok()) {
     std::fprintf(stderr, "%s\n", report.error().message.c_str());
     return "";
   }
-  return so.output_path;
+  return so->output_path;
 }
 
 int run(int argc, char** argv) {

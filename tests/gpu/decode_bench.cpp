@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <random>
 #include <string>
 #include <utility>
@@ -25,7 +26,7 @@
 #include "kernel_bench.h"
 #include "model/model.h"
 #include "quant/quant.h"
-#include "synth/synth.h"
+#include "synth_arg.h"
 
 namespace tokamak {
 namespace {
@@ -95,24 +96,16 @@ int run(int argc, char** argv) {
   const int32_t num_prompt = argc > 2 ? std::atoi(argv[2]) : 128;
   const int32_t num_decode = argc > 3 ? std::atoi(argv[3]) : 128;
   std::string path = argv[1];
-  if (path.rfind("synth:", 0) == 0) {
-    const std::string rest = path.substr(6);
-    const size_t colon = rest.find(':');
-    SynthOptions so;
-    so.preset = rest.substr(0, colon);
-    so.type_mix = colon == std::string::npos ? "q8_0" : rest.substr(colon + 1);
-    so.output_path =
-        (std::filesystem::temp_directory_path() / (so.preset + "-" + so.type_mix + ".gguf"))
-            .string();
+  if (const std::optional<SynthOptions> so = parse_synth_arg(path, "q8_0")) {
     const auto t0 = std::chrono::steady_clock::now();
-    auto report = synthesize(so);
+    auto report = synthesize(*so);
     if (!report.ok()) {
       std::fprintf(stderr, "%s\n", report.error().message.c_str());
       return 1;
     }
-    std::printf("synth:    %s %s in %.1f s\n", so.preset.c_str(), so.type_mix.c_str(),
+    std::printf("synth:    %s %s in %.1f s\n", so->preset.c_str(), so->type_mix.c_str(),
                 seconds_since(t0));
-    path = so.output_path;
+    path = so->output_path;
   }
   auto model = Model::load(path);
   if (!model.ok()) {

@@ -55,14 +55,23 @@ Result<ServeModel> load_serve_model(const ServeModelOptions& o) {
   if (spec.context_length > 0) m.context = std::min(m.context, spec.context_length);
   m.context = std::min(m.context, kv.num_blocks * kv.block_size);
 
-  ServeBenchConfig& c = m.config;
-  c.model = o.model;
-  c.model_path = o.model_path;
+  m.config = serve_bench_config(*m.model, *m.backend, m.context, o.num_threads);
+  m.config.model = o.model;
+  m.config.model_path = o.model_path;
+  m.config.command_line = o.command_line;
+  return m;
+}
+
+ServeBenchConfig serve_bench_config(const Model& model, const Backend& backend, int32_t context,
+                                    int32_t num_threads) {
+  const ModelSpec& spec = model.spec();
+  const KvCacheConfig& kv = backend.kv_config();
+  ServeBenchConfig c;
   c.model_name = spec.name;
   c.arch = spec.arch_name;
-  c.device = m.backend->name();
-  c.num_threads = o.num_threads;
-  c.context = m.context;
+  c.device = backend.name();
+  c.num_threads = num_threads;
+  c.context = context;
   c.kv_block_size = kv.block_size;
   c.kv_num_blocks = kv.num_blocks;
   const int64_t element_bytes = c.device == "cuda" ? 2 : 4;  // cpu fp32, cuda fp16
@@ -71,9 +80,8 @@ Result<ServeModel> load_serve_model(const ServeModelOptions& o) {
   c.engine_version = engine_version();
   c.commit = git_commit();
   c.date = utc_timestamp_now();
-  c.command_line = o.command_line;
   c.machine = machine_info();
-  return m;
+  return c;
 }
 
 }  // namespace tokamak

@@ -39,6 +39,13 @@ struct ServeModel {
 // backend's errors otherwise.
 Result<ServeModel> load_serve_model(const ServeModelOptions& options);
 
+// The configuration record of runs of `model` on `backend` with `context`
+// positions: the model's names, the device, the KV pool (blocks and bytes),
+// the version, date and machine. The model as named, the command line, the
+// seed, the warm-up and the repetitions are the caller's to fill in.
+ServeBenchConfig serve_bench_config(const Model& model, const Backend& backend, int32_t context,
+                                    int32_t num_threads);
+
 // Whether this build and machine can run the cuda backend.
 bool serve_cuda_available();
 

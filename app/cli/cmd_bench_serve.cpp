@@ -10,8 +10,8 @@
 #include <cmath>
 #include <fstream>
 
-#include "bench/machine_info.h"
 #include "bench/serve_bench.h"
+#include "bench/serve_model.h"
 #include "bench/serve_record.h"
 #include "bench/serve_report.h"
 #include "bench/workload.h"
@@ -151,29 +151,13 @@ std::string describe_command(const ServeCliOptions& o) {
 
 ServeBenchConfig make_config(const ServeCliOptions& o, const LoadedModel& m,
                              const std::string& model_path) {
-  ServeBenchConfig c;
+  ServeBenchConfig c = serve_bench_config(*m.model, *m.backend, m.context, o.model.threads);
   c.model = o.model.path;
   c.model_path = model_path;
-  c.model_name = m.model->spec().name;
-  c.arch = m.model->spec().arch_name;
-  c.device = m.backend->name();
-  c.num_threads = o.model.threads;
-  c.context = m.context;
-  c.kv_block_size = m.backend->kv_config().block_size;
-  c.kv_num_blocks = m.backend->kv_config().num_blocks;
-  const ModelSpec& spec = m.model->spec();
-  // The CPU backend keeps K and V in fp32, the CUDA backend in fp16.
-  const int64_t element_bytes = c.device == "cuda" ? 2 : 4;
-  c.kv_pool_bytes = int64_t{c.kv_num_blocks} * c.kv_block_size * 2 * spec.num_layers *
-                    spec.kv_dim() * element_bytes;
   c.seed = o.seed;
   c.warmup_requests = o.warmup;
   c.repetitions = o.repetitions;
-  c.engine_version = engine_version();
-  c.commit = git_commit();
-  c.date = utc_timestamp_now();
   c.command_line = describe_command(o);
-  c.machine = machine_info();
   return c;
 }
 

@@ -194,25 +194,17 @@ class CudaBackend final : public Backend {
     return s;
   }
 
-  // The bucket of a decode step (every token a different sequence's single
-  // token, at most the largest bucket), 0 for any other step.
-  int32_t decode_bucket(const StepPlan& plan) const {
-    const size_t n = plan.tokens.size();
-    const int32_t bucket = graphs_.bucket_for(static_cast<int64_t>(n));
-    if (bucket == 0) return 0;
-    for (size_t a = 0; a < n; ++a)
-      for (size_t b = a + 1; b < n; ++b)
-        if (plan.token_seq[a] == plan.token_seq[b]) return 0;
-    return bucket;
-  }
-
   // Uploads the step, runs it (replaying a graph for decode steps) and
   // copies back the logits or the sampled ids.
   Status step(const StepPlan& plan, std::span<const RowSampling> rows, std::span<float> logits,
               std::span<int32_t> ids) {
     TK_CUDA_TRY(cudaSetDevice(device_));
-    const int32_t decode = decode_bucket(plan);
-    num_leading_decodes_ = decode > 0 ? 0 : leading_decodes(plan);
+    // A decode step (every token a different sequence's single token, at
+    // most the largest bucket) gets its bucket, any other step 0.
+    const int64_t num_tokens = static_cast<int64_t>(plan.tokens.size());
+    const int64_t leading = leading_decodes(plan);
+    const int32_t decode = leading == num_tokens ? graphs_.bucket_for(num_tokens) : 0;
+    num_leading_decodes_ = decode > 0 ? 0 : leading;
     const int32_t bucket = use_graphs_ ? decode : 0;  // 0: no graph
     const bool sample = !ids.empty();
     // A decode step picks GEMM or matmul for its bucket, graph or not.

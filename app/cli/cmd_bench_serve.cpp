@@ -239,8 +239,11 @@ void run_serve(ServeCliOptions& o) {
     runs.push_back(std::move(r).value());
   }
   fmt::print("{}", serve_report_table(runs));
-  if (!o.json_out.empty()) write_file(o.json_out, serve_report_json(runs, config).dump(2) + "\n");
-  if (!o.csv_out.empty()) write_file(o.csv_out, serve_report_csv(runs, config));
+  if (!o.json_out.empty() || !o.csv_out.empty()) {
+    const nlohmann::json report = serve_report_json(runs, config);  // timelines included
+    if (!o.json_out.empty()) write_file(o.json_out, report.dump(2) + "\n");
+    if (!o.csv_out.empty()) write_file(o.csv_out, serve_report_csv_from_json(report));
+  }
   if (!o.no_db && !runs.empty()) save_to_db(o, runs, config);
   if (!failure.empty()) fail(failure);
   for (const ServeRunResult& r : runs) {

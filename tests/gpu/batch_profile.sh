@@ -9,11 +9,7 @@
 # TOKAMAK_CUDA_SPLIT_DECODES=0, TOKAMAK_CUDA_DECODE_SPLITS=16).
 # Writes OUT/batch_{new,old}.log, OUT/serve_{new,old}.log, OUT/trace_*.csv.
 set -u
-CARRY=$(realpath "${1:-gpu-carry}")
-OUT=${2:-${OUT:-/tmp/gpu-out}}
-mkdir -p "$OUT"
-BIN=$CARRY/bin
-. "$(dirname "$0")/device_env.sh" "$CARRY"
+. "$(dirname "$0")/device_env.sh" "$@"  # CARRY, OUT, BIN, loader path
 SYNTH=/tmp/tk-synth
 MODEL=synth:${SERVE_MODEL:-llama2-7b:f16}
 REQ=${PROFILE_REQUESTS:-128}

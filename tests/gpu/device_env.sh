@@ -1,7 +1,12 @@
-# Sourced by the GPU-machine scripts (run.sh, serve_bench.sh) with the carry
-# folder as $1: puts the carried shared libraries on the loader path where
-# the machine lacks them, and finds cuBLAS where the toolkit put it.
-CARRY=${1:?device_env.sh: give the carry folder}
+# Sourced by the GPU-machine scripts (run.sh, serve_bench.sh,
+# batch_profile.sh) with their arguments CARRY OUT: sets CARRY (default
+# gpu-carry), OUT (default $OUT or /tmp/gpu-out, created) and BIN, puts the
+# carried shared libraries on the loader path where the machine lacks them,
+# and finds cuBLAS where the toolkit put it.
+CARRY=$(realpath "${1:-gpu-carry}")
+OUT=${2:-${OUT:-/tmp/gpu-out}}
+mkdir -p "$OUT"
+BIN=$CARRY/bin
 # Carried libraries only where the machine lacks them.
 mkdir -p /tmp/tk-lib
 for lib in "$CARRY"/lib/*; do

@@ -17,14 +17,9 @@
 #                  (profile.log)
 #   GTEST_FILTER   for gpu_cuda_tests
 set -u
-CARRY=$(realpath "${1:-gpu-carry}")
-OUT=${2:-${OUT:-/tmp/gpu-out}}
-mkdir -p "$OUT"
-BIN=$CARRY/bin
+. "$(dirname "$0")/device_env.sh" "$@"  # CARRY, OUT, BIN, loader path
 T0=$(date +%s)
 elapsed() { echo "[$(($(date +%s) - T0)) s]"; }
-
-. "$(dirname "$0")/device_env.sh" "$CARRY"
 
 {
   date -u; nvidia-smi --query-gpu=name,memory.total,memory.used,clocks.sm,clocks.mem --format=csv

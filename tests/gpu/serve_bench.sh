@@ -11,11 +11,7 @@
 # "steps": gpu_batch_bench), SERVE_SCALE (request counts x, default 1; may
 # be fractional).
 set -u
-CARRY=$(realpath "${1:-gpu-carry}")
-OUT=${2:-${OUT:-/tmp/gpu-out}}
-mkdir -p "$OUT"
-BIN=$CARRY/bin
-. "$(dirname "$0")/device_env.sh" "$CARRY"
+. "$(dirname "$0")/device_env.sh" "$@"  # CARRY, OUT, BIN, loader path
 T0=$(date +%s)
 elapsed() { echo "[$(($(date +%s) - T0)) s]"; }
 MODEL=synth:${SERVE_MODEL:-llama2-7b:f16}

@@ -76,14 +76,10 @@ Result<ServePlan> make_serve_plan(const ServePlanInput& in) {
   }
   const WorkloadSpec w = plan.workload;
   const bool lmi = w.kind == WorkloadSpec::Kind::Lmi;
-  plan.longest_request = w.max_prompt_tokens + w.max_output_tokens;
+  plan.longest_request = longest_request_tokens(w);
   if (prompt_sweep) {
     const int32_t longest = *std::max_element(in.sweep_values.begin(), in.sweep_values.end());
     plan.longest_request = longest + w.max_output_tokens;
-  }
-  if (lmi) {
-    plan.longest_request = std::max<int32_t>(1, std::lround(kLmi.prompt_tokens[2] * w.scale)) +
-                           std::max<int32_t>(1, std::lround(kLmi.output_tokens[2] * w.scale));
   }
   const int32_t n =
       in.num_requests > 0

@@ -176,6 +176,13 @@ Result<std::vector<WorkloadRequest>> make_workload(const WorkloadSpec& spec, int
   return out;
 }
 
+int32_t longest_request_tokens(const WorkloadSpec& spec) {
+  if (spec.kind == WorkloadSpec::Kind::Lmi) {
+    return scaled(kLmi.prompt_tokens[2], spec.scale) + scaled(kLmi.output_tokens[2], spec.scale);
+  }
+  return spec.max_prompt_tokens + spec.max_output_tokens;
+}
+
 std::vector<double> poisson_arrival_times(int32_t num_requests, double rate, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::vector<double> times;

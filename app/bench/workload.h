@@ -59,6 +59,10 @@ struct LmiDefaults {
 };
 inline constexpr LmiDefaults kLmi{};
 
+// Prompt + output tokens of the workload's longest request (lmi: the long
+// prompt and the long output, scaled).
+int32_t longest_request_tokens(const WorkloadSpec& spec);
+
 // The ids prompts are drawn from.
 struct PromptVocab {
   int32_t bos_id = -1;       // < 0: no BOS

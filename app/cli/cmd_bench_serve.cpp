@@ -65,12 +65,7 @@ Plan make_plan(const ServeCliOptions& o) {
   for (const std::string& w : o.workloads) {
     WorkloadSpec spec = take(parse_workload(w));
     if (spec.kind == WorkloadSpec::Kind::Lmi && spec.scale == 1.0) spec.scale = o.scale;
-    int32_t longest = spec.max_prompt_tokens + spec.max_output_tokens;
-    if (spec.kind == WorkloadSpec::Kind::Lmi) {
-      longest = std::max<int32_t>(1, std::lround(kLmi.prompt_tokens[2] * spec.scale)) +
-                std::max<int32_t>(1, std::lround(kLmi.output_tokens[2] * spec.scale));
-    }
-    plan.longest_request = std::max(plan.longest_request, longest);
+    plan.longest_request = std::max(plan.longest_request, longest_request_tokens(spec));
     plan.workloads.push_back(spec);
   }
   for (const WorkloadSpec& w : plan.workloads) {

@@ -26,6 +26,7 @@
 #include "aidreams.h"
 #include "chat_controller.h"
 #include "device_choice.h"
+#include "scratch_dir.h"
 #include "store/conversation_export.h"
 #include "store/conversation_store.h"
 #include "store/database.h"
@@ -38,12 +39,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// test::scratch_dir(name) (removed when the process exits), emptied.
 QString fresh_dir(const QString& name) {
-  const auto dir =
-      fs::path(TOKAMAK_TEST_TMP) / ("ui-appstate-" + std::to_string(getpid())) / name.toStdString();
+  const std::string dir = test::scratch_dir(name.toStdString());
   fs::remove_all(dir);
   fs::create_directories(dir);
-  return QString::fromStdString(dir.string());
+  return QString::fromStdString(dir);
 }
 
 QByteArray read_all(const QString& path) {

@@ -24,13 +24,13 @@ packages=(
   qt6-base-dev qt6-declarative-dev qt6-charts-dev qt6-svg-dev qt6-qpa-plugins
   qml6-module-qtquick-controls qml6-module-qtquick-layouts qml6-module-qtquick-dialogs
   qml6-module-qtquick-window qml6-module-qtquick-templates qml6-module-qtqml-workerscript
-  qml6-module-qtqml-models qml6-module-qttest qml6-module-qt-labs-platform xvfb imagemagick
-  qml6-module-qt-labs-folderlistmodel qml6-module-qtcharts dpkg-dev
+  qml6-module-qtqml-models qml6-module-qt-labs-folderlistmodel qml6-module-qtcharts dpkg-dev
 )
 if [ "$want_test" = 1 ]; then
   # desktop-file-utils, appstream: the package test validates the desktop
-  # entry and the AppStream metainfo; x11-utils: it reads the window's class.
-  packages+=(clang libclang-rt-14-dev python3 python3-pip desktop-file-utils appstream x11-utils)
+  # entry and the AppStream metainfo; xvfb, x11-utils: it reads the window's
+  # class and icon on an X server.
+  packages+=(clang libclang-rt-14-dev python3 python3-pip desktop-file-utils appstream xvfb x11-utils)
 fi
 
 missing=()

@@ -46,18 +46,7 @@ Result<ChatPrompt> build_chat_prompt(const Model& model, const ConversationSetti
   p.template_source = f.chat_template.source();
   p.stop = f.stops;
   TK_ASSIGN(p.text, render_chat(f, messages, true));
-  const Tokenizer& tok = model.tokenizer();
-  EncodeOptions eo;
-  eo.add_bos = false;
-  eo.add_eos = false;
-  eo.parse_special = true;
-  p.tokens = tok.encode(p.text, eo);
-  // Templates that write bos_token themselves get it once; others get the
-  // tokenizer's BOS when the vocabulary asks for one.
-  if (tok.vocab().add_bos && tok.bos_id() >= 0 &&
-      (p.tokens.empty() || p.tokens[0] != tok.bos_id())) {
-    p.tokens.insert(p.tokens.begin(), tok.bos_id());
-  }
+  p.tokens = chat_prompt_tokens(model.tokenizer(), f, p.text);
   if (p.tokens.empty()) {
     return make_error(ErrorCode::InvalidRequest,
                       fmt::format("template '{}' rendered an empty prompt", p.template_name));

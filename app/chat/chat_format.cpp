@@ -6,6 +6,7 @@
 
 #include "gguf/gguf_file.h"
 #include "model/model.h"
+#include "tokenizer/tokenizer.h"
 #include "tokenizer/vocab.h"
 
 namespace tokamak {
@@ -98,6 +99,16 @@ Result<std::string> render_chat(const ChatFormat& format, const nlohmann::ordere
   in.eos_token = format.eos_token;
   in.tools = tools;
   return format.chat_template.render(in);
+}
+
+std::vector<int32_t> chat_prompt_tokens(const Tokenizer& tok, const ChatFormat& format,
+                                        const std::string& text) {
+  EncodeOptions eo;
+  eo.add_bos =
+      !(format.bos_token && !format.bos_token->empty() && text.starts_with(*format.bos_token));
+  eo.add_eos = false;
+  eo.parse_special = true;
+  return tok.encode(text, eo);
 }
 
 }  // namespace tokamak

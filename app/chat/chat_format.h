@@ -16,6 +16,7 @@
 //   request.stop = f.stops;
 #pragma once
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -31,6 +32,7 @@ namespace gguf {
 class File;
 }
 class Model;
+class Tokenizer;
 struct Vocab;
 
 // What a model file says about its chat template.
@@ -69,6 +71,12 @@ Result<ChatFormat> choose_chat_format(const ModelTemplateInfo& model, const Temp
 Result<std::string> render_chat(const ChatFormat& format, const nlohmann::ordered_json& messages,
                                 bool add_generation_prompt,
                                 const nlohmann::ordered_json& tools = nullptr);
+
+// The rendered conversation's tokens (special tokens parsed, no EOS): BOS
+// first when the vocabulary asks for one and the template has not written it
+// already.
+std::vector<int32_t> chat_prompt_tokens(const Tokenizer& tok, const ChatFormat& format,
+                                        const std::string& text);
 
 // "chatml, gemma, llama2, ..." for messages.
 std::string builtin_template_names();

@@ -35,17 +35,6 @@ nlohmann::ordered_json message(const std::string& role, const std::string& conte
   return nlohmann::ordered_json{{"role", role}, {"content", content}};
 }
 
-// The conversation's tokens; BOS is added by the tokenizer when the
-// vocabulary asks for one and the template has not written it already.
-std::vector<int32_t> prompt_tokens(const Tokenizer& tok, const ChatFormat& f,
-                                   const std::string& text) {
-  EncodeOptions eo;
-  eo.add_bos = !(f.bos_token && !f.bos_token->empty() && text.starts_with(*f.bos_token));
-  eo.add_eos = false;
-  eo.parse_special = true;
-  return tok.encode(text, eo);
-}
-
 // What the KV cache holds, as text: the last prompt and the part of the
 // reply its kept tokens spell. The next turn's rendering usually extends it,
 // and then only the new text is tokenized (the reply keeps its own tokens).
@@ -57,7 +46,7 @@ struct ChatCache {
 std::vector<int32_t> conversation_tokens(const Tokenizer& tok, const ChatFormat& f,
                                          const ChatCache& cache, const std::string& prompt) {
   if (cache.tokens.empty() || !prompt.starts_with(cache.text)) {
-    return prompt_tokens(tok, f, prompt);
+    return chat_prompt_tokens(tok, f, prompt);
   }
   EncodeOptions eo;
   eo.add_bos = false;

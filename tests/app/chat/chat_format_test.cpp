@@ -7,12 +7,14 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
 
 #include "aidreams.h"
 #include "gguf/gguf_file.h"
+#include "tokenizer/tokenizer.h"
 #include "tokenizer/vocab.h"
 
 namespace tokamak {
@@ -165,6 +167,28 @@ TEST(ChatFormat, CustomTextAndErrors) {
   EXPECT_EQ(unknown.error().code, ErrorCode::NotFound);
   EXPECT_NE(unknown.error().message.find("'no-such'"), std::string::npos);
   EXPECT_NE(unknown.error().message.find("chatml"), std::string::npos);  // the built-ins listed
+}
+
+TEST(ChatFormat, PromptTokensHaveBosOnceWhetherOrNotTheTemplateWritesIt) {
+  auto file = gguf::File::open(test::kAidreamsGguf);
+  ASSERT_TRUE(file.ok());
+  auto vocab = Vocab::from_gguf(*file.value());
+  ASSERT_TRUE(vocab.ok());
+  ASSERT_TRUE(vocab->add_bos);
+  auto tok = Tokenizer::create(vocab.value());
+  ASSERT_TRUE(tok.ok());
+  // llama2 writes bos_token itself; chatml does not.
+  for (const char* name : {"llama2", "chatml"}) {
+    auto f = choose_chat_format(aidreams_info(), {name, "", ""});
+    ASSERT_TRUE(f.ok()) << name;
+    auto text = render_chat(*f, conversation("system_user"), true);
+    ASSERT_TRUE(text.ok()) << name;
+    const std::vector<int32_t> ids = chat_prompt_tokens(**tok, *f, *text);
+    ASSERT_GE(ids.size(), 2u) << name;
+    EXPECT_EQ(ids[0], test::kAidreamsBos) << name;
+    EXPECT_NE(ids[1], test::kAidreamsBos) << name;
+    EXPECT_EQ(std::count(ids.begin(), ids.end(), test::kAidreamsBos), 1) << name;
+  }
 }
 
 }  // namespace

@@ -20,16 +20,6 @@ std::string record_name(const ChatFormat& f) { return f.origin == "gguf" ? "mode
 
 }  // namespace
 
-Result<ChatPrompt> choose_chat_template(const Model& model, const ConversationSettings& settings) {
-  TK_ASSIGN(const ChatFormat f,
-            choose_chat_format(model_template_info(model), choice_of(settings)));
-  ChatPrompt p;
-  p.template_name = record_name(f);
-  p.template_source = f.chat_template.source();
-  p.stop = f.stops;
-  return p;
-}
-
 Result<ChatPrompt> build_chat_prompt(const Model& model, const ConversationSettings& settings,
                                      const std::vector<ChatTurn>& turns) {
   TK_ASSIGN(const ChatFormat f,

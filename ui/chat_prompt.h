@@ -29,14 +29,11 @@ struct ChatPrompt {
   std::vector<std::string> stop;
 };
 
-// Which template `settings` selects for `model` (text and tokens left
-// empty): its own when template_name is "" and the file has one (named
-// "model"), else the built-in guessed for it; a built-in by name; or
-// "custom". NotFound names an unknown built-in.
-Result<ChatPrompt> choose_chat_template(const Model& model, const ConversationSettings& settings);
-
 // Renders and tokenizes `turns` (the system prompt of `settings` first, when
-// set) with the chosen template and the generation prompt added.
+// set) with the template `settings` selects for `model` (its own when
+// template_name is "" and the file has one, named "model", else the built-in
+// guessed for it; a built-in by name; or "custom") and the generation prompt
+// added. NotFound names an unknown built-in.
 Result<ChatPrompt> build_chat_prompt(const Model& model, const ConversationSettings& settings,
                                      const std::vector<ChatTurn>& turns);
 

@@ -22,8 +22,7 @@ QString problem_of(ErrorCode code) {
 
 StoreWorker::StoreWorker(const QString& db_path, QObject* parent)
     : QObject(parent),
-      path_(db_path.isEmpty() ? QString::fromStdString(default_database_path()) : db_path),
-      store_(std::make_shared<std::unique_ptr<ConversationStore>>()) {
+      path_(db_path.isEmpty() ? QString::fromStdString(default_database_path()) : db_path) {
   thread_.setObjectName("tokamak-store-writer");
   ctx_ = new QObject;
   ctx_->moveToThread(&thread_);
@@ -34,7 +33,7 @@ StoreWorker::StoreWorker(const QString& db_path, QObject* parent)
 
 StoreWorker::~StoreWorker() {
   drain();
-  QMetaObject::invokeMethod(ctx_, [store = store_] { store->reset(); });
+  QMetaObject::invokeMethod(ctx_, [this] { store_.reset(); });
   thread_.quit();
   thread_.wait();
 }
@@ -51,8 +50,8 @@ void StoreWorker::open() {
                problem = problem_of(s.error().code)] { emit openFailed(path_, message, problem); });
     return;
   }
-  *store_ = std::move(s).value();
-  ConversationStore& store = **store_;
+  store_ = std::move(s).value();
+  ConversationStore& store = *store_;
   QMetaObject::invokeMethod(this,
                             [this, path = QString::fromStdString(store.database().path()),
                              backup = QString::fromStdString(store.database().backup_path()),
@@ -64,7 +63,7 @@ void StoreWorker::open() {
 
 void StoreWorker::startFresh(const QString& reason) {
   QMetaObject::invokeMethod(ctx_, [this, reason] {
-    if (*store_) return;  // open already: nothing to replace
+    if (store_) return;  // open already: nothing to replace
     auto aside = move_database_aside(path_.toStdString(), reason.toStdString());
     if (!aside.ok() && aside.error().code != ErrorCode::NotFound) {
       QMetaObject::invokeMethod(this,
@@ -84,13 +83,13 @@ void StoreWorker::startFresh(const QString& reason) {
 
 void StoreWorker::retry() {
   QMetaObject::invokeMethod(ctx_, [this] {
-    if (!*store_) open();
+    if (!store_) open();
   });
 }
 
 void StoreWorker::post(Job job) {
-  QMetaObject::invokeMethod(ctx_, [store = store_, job = std::move(job)] {
-    if (*store) job(**store);
+  QMetaObject::invokeMethod(ctx_, [this, job = std::move(job)] {
+    if (store_) job(*store_);
   });
 }
 

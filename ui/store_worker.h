@@ -64,7 +64,7 @@ class StoreWorker : public QObject {
   QThread thread_;
   QObject* ctx_ = nullptr;  // lives on thread_
   QString path_;
-  std::shared_ptr<std::unique_ptr<ConversationStore>> store_;
+  std::unique_ptr<ConversationStore> store_;  // used on thread_ only (joined before it goes)
 };
 
 }  // namespace tokamak

@@ -123,12 +123,11 @@ void BenchController::setPhase(const QString& phase, const QString& status, cons
   phase_ = phase;
   status_ = status;
   error_ = error;
-  running_ = phase == "loading" || phase == "running" || phase == "saving";
   emit stateChanged();
 }
 
 bool BenchController::start(const QVariantMap& config) {
-  if (running_) return false;
+  if (running()) return false;
   const QString invalid = validate(config);
   if (!invalid.isEmpty()) {
     setPhase("error", QStringLiteral("Cannot start"), invalid);
@@ -152,7 +151,7 @@ bool BenchController::start(const QVariantMap& config) {
 }
 
 void BenchController::cancel() {
-  if (!running_) return;
+  if (!running()) return;
   cancel_ = true;
   setPhase(phase_, QStringLiteral("Cancelling…"));
 }

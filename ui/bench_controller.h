@@ -64,7 +64,10 @@ class BenchController : public QObject {
   QStringList policyNames() const;
   QStringList devices() const;
   QVariantList modelChoices() const;
-  bool running() const { return running_; }
+  bool running() const {
+    return phase_ == QLatin1String("loading") || phase_ == QLatin1String("running") ||
+           phase_ == QLatin1String("saving");
+  }
   QString phase() const { return phase_; }
   QString status() const { return status_; }
   QString error() const { return error_; }
@@ -129,7 +132,6 @@ class BenchController : public QObject {
   QObject* context_ = nullptr;  // lives on thread_
   std::shared_ptr<Worker> worker_;
   std::atomic<bool> cancel_{false};
-  bool running_ = false;
   QString phase_ = QStringLiteral("idle");
   QString status_ = QStringLiteral("");
   QString error_ = QStringLiteral("");

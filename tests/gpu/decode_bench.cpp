@@ -181,7 +181,7 @@ int run(int argc, char** argv) {
   const double copy = copy_bandwidth_gb_per_s();
   std::printf("device:   %s (%d SMs, %.1f GiB)\n", prop.name, prop.multiProcessorCount,
               prop.totalGlobalMem / 1073741824.0);
-  std::printf("matvec:   decode variant %s\n", variant ? variant : "0 (default)");
+  std::printf("matvec:   decode variant %s\n", variant ? variant : "auto (the default: dp4a for block types)");
   std::printf("model:    %s (%s, %d layers, dim %d, vocab %d)\n", argv[1], spec.arch_name.c_str(),
               spec.num_layers, spec.dim, spec.vocab_size);
   if (path != argv[1]) std::filesystem::remove(path);

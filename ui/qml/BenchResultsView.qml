@@ -102,8 +102,12 @@ Item {
                 Layout.fillWidth: true
                 Layout.leftMargin: 16; Layout.rightMargin: 16
                 spacing: 10
+                // Four cards that stay: their texts follow `headlines`, so a
+                // finished point updates labels instead of destroying and
+                // recreating delegates inside a layout that is being laid out.
                 Repeater {
-                    model: {
+                    id: headlineCards
+                    readonly property var headlines: {
                         const t = view.best("outTps", true), r = view.best("rps", true), f = view.best("ttftP50", false)
                         const e = view.best("jPerToken", false)
                         return [
@@ -113,8 +117,10 @@ Item {
                             { k: qsTr("Energy per output token"), v: e ? view.fmt(e.jPerToken, 3) + " J" : qsTr("unavailable"),
                               s: e ? e.label : (runs.length > 0 ? runs[0].energyReason : "") }]
                     }
+                    model: 4
                     delegate: Rectangle {
-                        required property var modelData
+                        required property int index
+                        readonly property var modelData: headlineCards.headlines[index]
                         Layout.fillWidth: true
                         Layout.preferredWidth: 1
                         implicitHeight: 78

@@ -9,7 +9,7 @@ CARRY=${CARRY:-$ROOT/gpu-carry}  # a helper may name its own folder
 DATA=${TOKAMAK_SHARED_DATA:-$ROOT/../shared/data}
 rm -rf "$CARRY"
 mkdir -p "$CARRY/bin" "$CARRY/lib" "$CARRY/data/models/aidreams260K"
-for b in tests/gpu/gpu_cuda_tests tests/gpu/gpu_decode_bench app/tokamak-cli; do
+for b in tests/gpu/gpu_cuda_tests tests/gpu/gpu_decode_bench tests/gpu/gpu_batch_bench app/tokamak-cli; do
   if [ -f "$BUILD/$b" ]; then strip -o "$CARRY/bin/$(basename "$b")" "$BUILD/$b"; fi
 done
 # Shared libraries the GPU machine might lack (run.sh uses them only then).

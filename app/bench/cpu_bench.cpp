@@ -152,10 +152,6 @@ Result<CpuBenchResult> run_cpu_bench(const CpuBenchOptions& o) {
 }
 
 nlohmann::json to_json(const CpuBenchResult& r) {
-  auto spread = [](const Spread& s) {
-    return nlohmann::json{
-        {"median", s.median}, {"min", s.min}, {"max", s.max}, {"samples", s.samples}};
-  };
   return {
       {"model",
        {{"path", r.model_path},
@@ -168,8 +164,8 @@ nlohmann::json to_json(const CpuBenchResult& r) {
       {"num_threads", r.num_threads},
       {"num_prompt_tokens", r.num_prompt_tokens},
       {"num_decode_tokens", r.num_decode_tokens},
-      {"prefill_tokens_per_second", spread(r.prefill_tokens_per_second)},
-      {"decode_tokens_per_second", spread(r.decode_tokens_per_second)},
+      {"prefill_tokens_per_second", to_json(r.prefill_tokens_per_second)},
+      {"decode_tokens_per_second", to_json(r.decode_tokens_per_second)},
       {"memory_bandwidth",
        {{"best_gb_per_s", r.bandwidth.best_gb_per_s},
         {"median_gb_per_s", r.bandwidth.median_gb_per_s},

@@ -278,10 +278,6 @@ Result<CudaBenchResult> run_cuda_bench(const CudaBenchOptions&) {
 #endif
 
 nlohmann::json to_json(const CudaBenchResult& r) {
-  auto spread = [](const Spread& s) {
-    return nlohmann::json{
-        {"median", s.median}, {"min", s.min}, {"max", s.max}, {"samples", s.samples}};
-  };
   nlohmann::json decode = nlohmann::json::array(), prefill = nlohmann::json::array(),
                  latency = nlohmann::json::array(), sweep = nlohmann::json::array();
   auto ops = [](const OpBreakdown& b) {
@@ -292,13 +288,13 @@ nlohmann::json to_json(const CudaBenchResult& r) {
   for (const auto& d : r.decode)
     decode.push_back({{"graphs", d.graphs},
                       {"ms_by_op", ops(d.ms_by_op)},
-                      {"ms_per_token", spread(d.ms_per_token)},
+                      {"ms_per_token", to_json(d.ms_per_token)},
                       {"tokens_per_second", d.tokens_per_second},
                       {"gb_per_s", d.gb_per_s},
                       {"fraction_of_copy_bandwidth", d.fraction_of_copy}});
   for (const auto& p : r.prefill)
     prefill.push_back({{"num_tokens", p.num_tokens},
-                       {"tokens_per_second", spread(p.tokens_per_second)},
+                       {"tokens_per_second", to_json(p.tokens_per_second)},
                        {"flops_per_step", p.flops},
                        {"tflops", p.tflops},
                        {"cublas_fp16_tflops", p.cublas_tflops},
@@ -306,7 +302,7 @@ nlohmann::json to_json(const CudaBenchResult& r) {
                        {"ms_by_op", ops(p.ms_by_op)}});
   for (const auto& l : r.latency)
     latency.push_back(
-        {{"prompt_tokens", l.prompt_tokens}, {"ms_per_token", spread(l.ms_per_token)}});
+        {{"prompt_tokens", l.prompt_tokens}, {"ms_per_token", to_json(l.ms_per_token)}});
   for (const auto& g : r.gemm_sweep)
     sweep.push_back(
         {{"num_tokens", g.num_tokens}, {"matmul_ms", g.matmul_ms}, {"gemm_ms", g.gemm_ms}});

@@ -16,4 +16,11 @@ Spread summarize(std::vector<double> samples) {
   return s;
 }
 
+nlohmann::json to_json(const Spread& spread) {
+  return {{"median", spread.median},
+          {"min", spread.min},
+          {"max", spread.max},
+          {"samples", spread.samples}};
+}
+
 }  // namespace tokamak

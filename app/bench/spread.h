@@ -1,6 +1,7 @@
 // Median and range of repeated measurements.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <vector>
 
 namespace tokamak {
@@ -13,5 +14,8 @@ struct Spread {
 };
 
 Spread summarize(std::vector<double> samples);
+
+// {median, min, max, samples}
+nlohmann::json to_json(const Spread& spread);
 
 }  // namespace tokamak

@@ -90,6 +90,13 @@ void add_model_options(CLI::App* cmd, ModelOptions& o) {
                   "context positions to reserve KV for (default: min(model, 4096))");
 }
 
+void write_text_file(const std::string& path, const std::string& text) {
+  std::ofstream f(path);
+  if (!f) fail(fmt::format("{}: cannot open for writing", path));
+  f << text;
+  if (!f) fail(fmt::format("{}: write failed", path));
+}
+
 LoadedModel load_model(const ModelOptions& o) {
 #ifdef TOKAMAK_HAVE_CUDA
   const bool has_device = cuda_device_count() > 0;

@@ -34,6 +34,9 @@ inline void check(const Status& s) {
   if (!s.ok()) fail(s.error().message);
 }
 
+// Writes `text` to `path` (replacing it); fails naming the file.
+void write_text_file(const std::string& path, const std::string& text);
+
 // Fails with a clear message when `path` does not exist, is a directory,
 // is empty or cannot be read.
 void check_model_path(const std::string& path);

@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 
 #include "bench/cpu_bench.h"
 #include "bench/cuda_bench.h"
@@ -97,11 +96,7 @@ void print_cuda_report(const CudaBenchResult& r) {
 }
 
 void write_json(const std::string& path, const nlohmann::json& j) {
-  if (path.empty()) return;
-  std::ofstream f(path);
-  if (!f) fail(fmt::format("{}: cannot open for writing", path));
-  f << j.dump(2) << "\n";
-  if (!f) fail(fmt::format("{}: write failed", path));
+  if (!path.empty()) write_text_file(path, j.dump(2) + "\n");
 }
 
 void run_cuda_bench_command(BenchCliOptions& o, const std::string& model_path) {
@@ -169,9 +164,11 @@ void add_bench_command(CLI::App& app) {
                   "cuda: step sizes of the matmul-vs-GEMM sweep (none: skip)")
       ->capture_default_str();
   add_bench_serve_command(*cmd);
+  add_bench_batched_command(*cmd);
   cmd->callback([o, cmd] {
-    if (cmd->got_subcommand("serve")) return;  // bench serve ran instead
-    if (o->model.empty()) fail("bench: MODEL is required (bench MODEL, or bench serve MODEL)");
+    if (cmd->got_subcommand("serve") || cmd->got_subcommand("batched")) return;  // ran instead
+    if (o->model.empty())
+      fail("bench: MODEL is required (bench MODEL, bench serve MODEL or bench batched MODEL)");
     run_bench(*o);
   });
 }

@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 
 #include "bench/serve_bench.h"
 #include "bench/serve_model.h"
@@ -105,13 +104,6 @@ std::string point_label(const ServePoint& p) {
   const std::string load =
       p.rate > 0 ? fmt::format("rate {:g}/s", p.rate) : fmt::format("c={}", p.concurrency);
   return fmt::format("{} {} {} b={}", policy_name(p.policy), p.workload.name(), load, p.batch_size);
-}
-
-void write_file(const std::string& path, const std::string& text) {
-  std::ofstream f(path);
-  if (!f) fail(fmt::format("{}: cannot open for writing", path));
-  f << text;
-  if (!f) fail(fmt::format("{}: write failed", path));
 }
 
 void save_to_db(const ServeCliOptions& o, const std::vector<ServeRunResult>& runs,
@@ -236,8 +228,8 @@ void run_serve(ServeCliOptions& o) {
   fmt::print("{}", serve_report_table(runs));
   if (!o.json_out.empty() || !o.csv_out.empty()) {
     const nlohmann::json report = serve_report_json(runs, config);  // timelines included
-    if (!o.json_out.empty()) write_file(o.json_out, report.dump(2) + "\n");
-    if (!o.csv_out.empty()) write_file(o.csv_out, serve_report_csv_from_json(report));
+    if (!o.json_out.empty()) write_text_file(o.json_out, report.dump(2) + "\n");
+    if (!o.csv_out.empty()) write_text_file(o.csv_out, serve_report_csv_from_json(report));
   }
   if (!o.no_db && !runs.empty()) save_to_db(o, runs, config);
   if (!failure.empty()) fail(failure);

@@ -17,5 +17,7 @@ void add_template_command(CLI::App& app);
 void add_prompts_command(CLI::App& app);
 // `bench serve`, a subcommand of bench (cmd_bench_serve.cpp).
 void add_bench_serve_command(CLI::App& bench);
+// `bench batched`, llama-batched-bench's table (cmd_bench_batched.cpp).
+void add_bench_batched_command(CLI::App& bench);
 
 }  // namespace tokamak::cli

@@ -1,7 +1,7 @@
 // Runs the built `tokamak-cli bench serve` (path from TOKAMAK_CLI) on the
 // real aidreams260K model on the CPU: all five policies on one workload, a
 // concurrency sweep, open loop, the JSON/CSV/database outputs, and bad input
-// ending in one error line.
+// ending in one error line; `bench batched` (llama-batched-bench's table).
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -167,6 +167,36 @@ TEST_F(BenchServeCli, BadInputEndsInOneErrorLine) {
     EXPECT_EQ(r.err.rfind("tokamak-cli: error: ", 0), 0u) << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   }
+}
+
+TEST_F(BenchServeCli, BatchedPrintsLlamaBatchedBenchsTableAndJson) {
+  const std::string dir = test::scratch_dir("batched");
+  const CliRun r = run_cli({"bench", "batched", test::kAidreamsGguf, "--device", "cpu", "-t", "1",
+                            "--pp", "16,32", "--tg", "8", "--npl", "1,3", "-r", "2", "--json-out",
+                            dir + "/batched.json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("|     PP |     TG |    B |    N_KV |   T_PP s |  S_PP t/s |"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 2 + 4) << r.out;  // header, rule, 4 rows
+  const nlohmann::json j = nlohmann::json::parse(read_file(dir + "/batched.json"));
+  EXPECT_EQ(j["config"]["device"], "cpu");
+  ASSERT_EQ(j["points"].size(), 4u);
+  const nlohmann::json& last = j["points"][3];  // PP 32, TG 8, B 3
+  EXPECT_EQ(last["prompt_tokens"], 32);
+  EXPECT_EQ(last["batch_size"], 3);
+  EXPECT_EQ(last["kv_tokens"], 3 * 40);
+  EXPECT_EQ(last["decode_s"]["samples"].size(), 2u);
+  EXPECT_GT(last["decode_tokens_per_second"].get<double>(), 0.0);
+
+  // Sizes the context cannot hold: one error line naming the numbers.
+  const CliRun bad = run_cli({"bench", "batched", test::kAidreamsGguf, "--device", "cpu", "--pp",
+                              "120", "--tg", "16", "--npl", "2"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("PP 120 + TG 16 = 136 positions exceed the context of 128"),
+            std::string::npos)
+      << bad.err;
+  EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
 }
 
 }  // namespace

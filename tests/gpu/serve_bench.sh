@@ -8,7 +8,8 @@
 # ends, so a run cut short keeps what it measured. ~8 minutes at scale 1.
 # Environment: SERVE_MODEL (default llama2-7b:f16), SERVE_PARTS (default
 # "lmi none c64 sweep long"; also "check": the GPU attention/backend tests,
-# "steps": gpu_batch_bench), SERVE_SCALE (request counts x, default 1; may
+# "steps": gpu_batch_bench; "batched": bench batched, llama-batched-bench's
+# table at PP 128 / TG 128 -> OUT/batched.log, batched.json), SERVE_SCALE (request counts x, default 1; may
 # be fractional).
 set -u
 . "$(dirname "$0")/device_env.sh" "$@"  # CARRY, OUT, BIN, loader path
@@ -64,6 +65,15 @@ for part in ${SERVE_PARTS:-lmi none c64 sweep long}; do
       echo "-- TOKAMAK_CUDA_DECODE_ROWS=thread" >> "$OUT/steps.log"
       TOKAMAK_CUDA_DECODE_ROWS=thread timeout 60 "$BIN/gpu_batch_bench" "$(gguf)" >> "$OUT/steps.log" 2>&1
       echo "steps: exit code $? $(elapsed)" | tee -a "$LOG" ;;
+    # llama-batched-bench's measurement (prefill B x 128, then 128 decode
+    # steps of B tokens): S_TG is the figure llama.cpp's 5,160 at B = 64 is.
+    batched)
+      echo "-- batched $(elapsed)" | tee -a "$LOG"
+      timeout 240 "$BIN/tokamak-cli" bench batched "$MODEL" --device cuda --cache-dir "$SYNTH" \
+        --pp 128 --tg 128 --npl 1,8,16,32,64,128 -r 3 --json-out "$OUT/batched.json" \
+        > "$OUT/batched.log" 2>&1
+      echo "batched: exit code $? $(elapsed)" | tee -a "$LOG"
+      cat "$OUT/batched.log" ;;
     # The published comparison (3 prompts x 64/128/256 output tokens, 50
     # clients), fewer requests than its 5000.
     lmi) serve lmi --policy static,dynamic,continuous,paged --workload lmi --concurrency 50 \

@@ -1,6 +1,7 @@
 #include "cuda/prefill_gemm.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <string>
 
 #include "cuda/cuda_check.h"
@@ -16,6 +17,7 @@ void PrefillGemm::release() {
   slab_.reset();
   x16_.reset();
   workspace_.reset();
+  skinny_.reset();
 }
 
 int64_t PrefillGemm::default_min_tokens(TensorType type) {
@@ -31,12 +33,16 @@ int64_t PrefillGemm::default_min_tokens(TensorType type) {
 }
 
 size_t PrefillGemm::scratch_bytes(int64_t max_tokens, int64_t max_row_length) {
-  return kSlabBytes + kCublasWorkspaceBytes +
+  return kSlabBytes + kCublasWorkspaceBytes + kSkinnyPartialBytes + kSkinnyCounters * 4 +
          static_cast<size_t>(max_tokens) * static_cast<size_t>(max_row_length) * 2;
 }
 
 Status PrefillGemm::init(cudaStream_t stream, int64_t max_tokens, int64_t max_row_length) {
   stream_ = stream;
+  // TOKAMAK_SKINNY_MAX_TOKENS=N: benchmarks compare the skinny GEMM's range
+  // (0: cuBLAS for every F16 / BF16 GEMM).
+  if (const char* e = std::getenv("TOKAMAK_SKINNY_MAX_TOKENS"))
+    set_skinny_max_tokens(std::atoll(e));
   max_elements_ = max_tokens * max_row_length;
   TK_CUBLAS_TRY(cublasCreate(&handle_));
   TK_CUBLAS_TRY(cublasSetStream(handle_, stream));
@@ -44,6 +50,9 @@ Status PrefillGemm::init(cudaStream_t stream, int64_t max_tokens, int64_t max_ro
   TK_TRY(workspace_.allocate(kCublasWorkspaceBytes, "the cuBLAS workspace"));
   TK_CUBLAS_TRY(cublasSetWorkspace(handle_, workspace_.get(), kCublasWorkspaceBytes));
   TK_TRY(x16_.allocate(static_cast<size_t>(max_elements_) * 2, "the fp16 activations"));
+  TK_TRY(skinny_.allocate(kSkinnyPartialBytes + kSkinnyCounters * 4, "the skinny GEMM partials"));
+  // The counters start at zero; every launch leaves them so.
+  TK_CUDA_TRY(cudaMemset(skinny_.as<char>(kSkinnyPartialBytes), 0, kSkinnyCounters * 4));
   return slab_.allocate(kSlabBytes, "the prefill GEMM weight slabs");
 }
 
@@ -93,6 +102,19 @@ Status PrefillGemm::gemm(const MatmulWeight& w, const void* xc, int64_t num_toke
   return {};
 }
 
+Status PrefillGemm::products(const MatmulWeight* weights, float* const* ys, int count,
+                             const void* xc, int64_t num_tokens) {
+  if (std::max(num_tokens, decision_tokens_) <= skinny_max_tokens_ &&
+      skinny_gemm_supports(weights, count, xc, num_tokens)) {
+    const SkinnyWorkspace ws{skinny_.as<float>(), kSkinnyPartialBytes,
+                             skinny_.as<unsigned>(kSkinnyPartialBytes), kSkinnyCounters};
+    TK_CUDA_TRY(launch_skinny_gemm(weights, ys, count, xc, num_tokens, ws, stream_));
+    return {};
+  }
+  for (int g = 0; g < count; ++g) TK_TRY(gemm(weights[g], xc, num_tokens, ys[g]));
+  return {};
+}
+
 void* PrefillGemm::converted_x(TensorType type, int64_t num_tokens, int64_t row_length) const {
   if (type == TensorType::F32 || !use_gemm(type, num_tokens)) return nullptr;
   return num_tokens * row_length <= max_elements_ ? x16_.get() : nullptr;
@@ -104,9 +126,9 @@ Status PrefillGemm::run(const MatmulWeight& w, const float* x, int64_t num_token
     TK_CUDA_TRY(launch_matmul(w, x, num_tokens, y, stream_));
     return {};
   }
-  if (x_converted && w.type != TensorType::F32) return gemm(w, x16_.get(), num_tokens, y);
+  if (x_converted && w.type != TensorType::F32) return products(&w, &y, 1, x16_.get(), num_tokens);
   TK_ASSIGN(const void* xc, convert_x(w, x, num_tokens));
-  return gemm(w, xc, num_tokens, y);
+  return products(&w, &y, 1, xc, num_tokens);
 }
 
 Status PrefillGemm::run_group(const MatmulWeight* weights, float* const* ys, int count,
@@ -134,13 +156,10 @@ Status PrefillGemm::run_group(const MatmulWeight* weights, float* const* ys, int
     return {};
   }
   // One conversion of x serves every weight of the group (same type and n).
-  if (x_converted && weights[0].type != TensorType::F32) {
-    for (int g = 0; g < count; ++g) TK_TRY(gemm(weights[g], x16_.get(), num_tokens, ys[g]));
-    return {};
-  }
+  if (x_converted && weights[0].type != TensorType::F32)
+    return products(weights, ys, count, x16_.get(), num_tokens);
   TK_ASSIGN(const void* xc, convert_x(weights[0], x, num_tokens));
-  for (int g = 0; g < count; ++g) TK_TRY(gemm(weights[g], xc, num_tokens, ys[g]));
-  return {};
+  return products(weights, ys, count, xc, num_tokens);
 }
 
 }  // namespace tokamak::cuda

@@ -14,6 +14,9 @@
 // (dequantization included) 16.7 ms vs 24.0 ms at n = 8, but 16.7 vs 12.2
 // at n = 4. BF16 stays on the matvec for one token (bf16 activations cost
 // accuracy, and it was not measured).
+// F16 / BF16 weights with 2 .. skinny_max_tokens() tokens take the skinny
+// GEMM instead (skinny_gemm.cuh: one launch per group, W streamed once at
+// near the copy rate; cuBLAS reads these shapes at ~2/3 of it).
 // cuBLAS gets a fixed workspace, so the calls can be captured in a graph.
 #pragma once
 
@@ -26,6 +29,7 @@
 #include "core/result.h"
 #include "cuda/device_memory.h"
 #include "cuda/matmul.cuh"
+#include "cuda/skinny_gemm.cuh"
 
 namespace tokamak::cuda {
 
@@ -58,6 +62,13 @@ class PrefillGemm {
   int64_t min_tokens(TensorType type) const {
     return min_tokens_ > 0 ? min_tokens_ : default_min_tokens(type);
   }
+  // Float-weight GEMMs of at most n tokens take the skinny GEMM (0: never;
+  // capped at kSkinnyMaxTokens). Default kDefaultSkinnyMaxTokens.
+  static constexpr int64_t kDefaultSkinnyMaxTokens = 0;  // until it beats cuBLAS
+  void set_skinny_max_tokens(int64_t n) {
+    skinny_max_tokens_ = std::clamp<int64_t>(n, 0, kSkinnyMaxTokens);
+  }
+  int64_t skinny_max_tokens() const { return skinny_max_tokens_; }
   // The step size the GEMM-or-matmul choice is made for (0: each call's
   // num_tokens). A decode step sets its graph bucket, so that it takes the
   // same path with graphs on or off.
@@ -88,6 +99,10 @@ class PrefillGemm {
   // x converted for w's GEMM (fp16 or bf16); x itself for F32 weights.
   Result<const void*> convert_x(const MatmulWeight& w, const float* x, int64_t num_tokens);
   Status gemm(const MatmulWeight& w, const void* xc, int64_t num_tokens, float* y);
+  // ys[g] = xc · weights[g]^T: one skinny launch where it applies, else
+  // gemm per weight.
+  Status products(const MatmulWeight* weights, float* const* ys, int count, const void* xc,
+                  int64_t num_tokens);
   // Whether x16_, converted for weights of type `from`, serves a GEMM of
   // weights of type `to` as it is (both converted, to the same format).
   static bool same_conversion(TensorType from, TensorType to) {
@@ -103,10 +118,12 @@ class PrefillGemm {
 
   int64_t min_tokens_ = 0;
   int64_t decision_tokens_ = 0;
+  int64_t skinny_max_tokens_ = kDefaultSkinnyMaxTokens;
   int64_t max_elements_ = 0;  // of x
   DeviceMemory slab_;         // dequantized fp16 weight rows
   DeviceMemory x16_;          // x in fp16 or bf16
   DeviceMemory workspace_;    // cuBLAS
+  DeviceMemory skinny_;       // split-k partials, then tile counters
 };
 
 }  // namespace tokamak::cuda

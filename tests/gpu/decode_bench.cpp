@@ -4,7 +4,8 @@
 // measured copy bandwidth (bytes read + written) for comparison. MODEL may
 // be synth:PRESET:MIX (a random-weight model written to the temp folder
 // first, with app/synth). gpu_decode_bench --kernels times the decode
-// kernels alone (kernel_bench.cpp). TOKAMAK_MATMUL_DECODE_VARIANT=N sets
+// kernels alone (kernel_bench.cpp), --gemm the skinny GEMM against cuBLAS
+// (kernel_bench.cpp). TOKAMAK_MATMUL_DECODE_VARIANT=N sets
 // cuda::set_matmul_decode_variant(N) first (0: the fp32 matvec for every
 // type; default -1: dp4a for block types), TOKAMAK_GEMM_MIN_TOKENS=N the
 // backend's gemm_min_tokens.
@@ -85,6 +86,8 @@ int run(int argc, char** argv) {
   }
   if (argc == 2 && std::string(argv[1]) == "--kernels")
     return kernel_bench(copy_bandwidth_gb_per_s());
+  if (argc == 2 && std::string(argv[1]) == "--gemm")
+    return skinny_gemm_bench(copy_bandwidth_gb_per_s());
   if (argc < 2) {
     std::fprintf(stderr, "usage: gpu_decode_bench MODEL [PROMPT_TOKENS] [DECODE_TOKENS]\n");
     return 2;
@@ -181,7 +184,8 @@ int run(int argc, char** argv) {
   const double copy = copy_bandwidth_gb_per_s();
   std::printf("device:   %s (%d SMs, %.1f GiB)\n", prop.name, prop.multiProcessorCount,
               prop.totalGlobalMem / 1073741824.0);
-  std::printf("matvec:   decode variant %s\n", variant ? variant : "auto (the default: dp4a for block types)");
+  std::printf("matvec:   decode variant %s\n",
+              variant ? variant : "auto (the default: dp4a for block types)");
   std::printf("model:    %s (%s, %d layers, dim %d, vocab %d)\n", argv[1], spec.arch_name.c_str(),
               spec.num_layers, spec.dim, spec.vocab_size);
   if (path != argv[1]) std::filesystem::remove(path);

@@ -7,6 +7,7 @@
 // reads from HBM, not from the 50 MiB L2.
 #include "kernel_bench.h"
 
+#include <cublas_v2.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
@@ -20,6 +21,7 @@
 #include "cuda/attention.cuh"
 #include "cuda/matmul.cuh"
 #include "cuda/matmul_dp4a.cuh"
+#include "cuda/skinny_gemm.cuh"
 #include "quant/quant.h"
 
 namespace tokamak {
@@ -221,7 +223,100 @@ void attention_row(int32_t heads, int32_t kv_heads, int32_t len, int32_t tokens,
   cudaFree(meta);
 }
 
+// One group of F16 weights sharing x (e.g. q/k/v), `copies` times back to
+// back (>= 256 MiB) so every launch reads HBM.
+struct GemmShape {
+  const char* name;
+  std::vector<int64_t> rows;
+  int64_t n;
+};
+
+void skinny_row(const GemmShape& s, cublasHandle_t handle, const cuda::SkinnyWorkspace& ws,
+                const __half* x, float* y, double copy_gbps) {
+  int64_t total_rows = 0;
+  for (int64_t r : s.rows) total_rows += r;
+  const size_t bytes = static_cast<size_t>(total_rows) * s.n * 2;
+  const int copies =
+      static_cast<int>(std::clamp<size_t>(((size_t{256} << 20) + bytes - 1) / bytes, 1, 16));
+  uint8_t* data = nullptr;
+  if (cudaMalloc(&data, bytes * copies) != cudaSuccess) return;
+  cudaMemset(data, 0x2C, bytes * copies);  // halves 0x2C2C, about 0.065
+  const int count = static_cast<int>(s.rows.size());
+  auto weights = [&](int copy) {
+    std::vector<cuda::MatmulWeight> w;
+    size_t offset = copy * bytes;
+    for (int64_t r : s.rows) {
+      w.push_back({data + offset, TensorType::F16, r, s.n, static_cast<size_t>(s.n) * 2});
+      offset += static_cast<size_t>(r) * s.n * 2;
+    }
+    return w;
+  };
+  std::vector<float*> ys;
+  for (int64_t off = 0, g = 0; g < count; off += s.rows[g] * cuda::kSkinnyMaxTokens, ++g)
+    ys.push_back(y + off);
+  std::printf("gemm %-22s", s.name);
+  for (int64_t tokens : {1, 2, 8, 16, 32, 64, 96, 128, 192, 256}) {
+    const double skinny = us_per_launch(2 * copies, [&](int i) {
+      const std::vector<cuda::MatmulWeight> w = weights(i % copies);
+      cuda::launch_skinny_gemm(w.data(), ys.data(), count, x, tokens, ws, nullptr);
+    });
+    const double cublas = us_per_launch(2 * copies, [&](int i) {
+      const float alpha = 1.0f, beta = 0.0f;
+      for (const cuda::MatmulWeight& w : weights(i % copies))
+        cublasGemmEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(w.rows),
+                     static_cast<int>(tokens), static_cast<int>(s.n), &alpha, w.data, CUDA_R_16F,
+                     static_cast<int>(s.n), x, CUDA_R_16F, static_cast<int>(s.n), &beta, y,
+                     CUDA_R_32F, static_cast<int>(w.rows), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    });
+    std::printf(" | T%-3lld %6.1f %4.0f%% / %6.1f %4.0f%%", static_cast<long long>(tokens), skinny,
+                100.0 * bytes / (skinny * 1e3) / copy_gbps, cublas,
+                100.0 * bytes / (cublas * 1e3) / copy_gbps);
+  }
+  std::printf("\n");
+  cudaFree(data);
+}
+
 }  // namespace
+
+int skinny_gemm_bench(double copy_gbps) {
+  std::printf("copy bandwidth %.1f GB/s (D2D, read + write)\n", copy_gbps);
+  std::printf("per shape and token count: skinny us, %% of copy bw / cublasGemmEx us, %%\n");
+  cublasHandle_t handle = nullptr;
+  if (cublasCreate(&handle) != CUBLAS_STATUS_SUCCESS) return 1;
+  void* cublas_ws = nullptr;
+  cudaMalloc(&cublas_ws, size_t{32} << 20);
+  cublasSetWorkspace(handle, cublas_ws, size_t{32} << 20);
+  float* partials = nullptr;
+  unsigned* counters = nullptr;
+  cudaMalloc(&partials, cuda::kSkinnyPartialBytes);
+  cudaMalloc(&counters, cuda::kSkinnyCounters * 4);
+  cudaMemset(counters, 0, cuda::kSkinnyCounters * 4);
+  const cuda::SkinnyWorkspace ws{partials, cuda::kSkinnyPartialBytes, counters,
+                                 cuda::kSkinnyCounters};
+  __half* x = nullptr;
+  float* y = nullptr;
+  cudaMalloc(&x, cuda::kSkinnyMaxTokens * 11008 * 2);
+  cudaMemset(x, 0x2C, cuda::kSkinnyMaxTokens * 11008 * 2);
+  cudaMalloc(&y, cuda::kSkinnyMaxTokens * 3 * 32000 * 4);
+  const GemmShape shapes[] = {{"qkv 3x4096x4096", {4096, 4096, 4096}, 4096},
+                              {"o 4096x4096", {4096}, 4096},
+                              {"gate/up 2x11008x4096", {11008, 11008}, 4096},
+                              {"down 4096x11008", {4096}, 11008},
+                              {"classifier 32000x4096", {32000}, 4096}};
+  for (const GemmShape& s : shapes) skinny_row(s, handle, ws, x, y, copy_gbps);
+  const cudaError_t err = cudaDeviceSynchronize();
+  cublasDestroy(handle);
+  cudaFree(cublas_ws);
+  cudaFree(partials);
+  cudaFree(counters);
+  cudaFree(x);
+  cudaFree(y);
+  if (err != cudaSuccess) {
+    std::fprintf(stderr, "gemm bench: %s\n", cudaGetErrorString(err));
+    return 1;
+  }
+  return 0;
+}
 
 int kernel_bench(double copy_gbps) {
   std::printf("copy bandwidth %.1f GB/s (D2D, read + write)\n", copy_gbps);

@@ -6,7 +6,7 @@
 
 #include "bench/machine_info.h"
 #include "cpu/cpu_backend.h"
-#include "store/benchmark_store.h"
+#include "store/utc_time.h"
 #ifdef TOKAMAK_HAVE_CUDA
 #include "cuda/cuda_backend.h"
 #endif

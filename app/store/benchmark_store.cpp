@@ -3,7 +3,7 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <fmt/format.h>
 
-#include <ctime>
+#include "store/utc_time.h"
 
 namespace tokamak {
 namespace {
@@ -108,15 +108,6 @@ BenchRunRecord read_run(SQLite::Statement& q) {
 }
 
 }  // namespace
-
-std::string utc_timestamp_now() {
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 Result<int64_t> BenchmarkStore::save(const BenchSessionRecord& s) {
   SQLite::Database& db = db_.sql();

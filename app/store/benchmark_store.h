@@ -75,7 +75,4 @@ class BenchmarkStore {
   Database& db_;
 };
 
-// The current time as ISO 8601 UTC ("2026-11-21T10:19:19Z").
-std::string utc_timestamp_now();
-
 }  // namespace tokamak

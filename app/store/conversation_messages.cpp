@@ -5,6 +5,7 @@
 
 #include "store/conversation_store.h"
 #include "store/store_sql.h"
+#include "store/utc_time.h"
 
 namespace tokamak {
 namespace {

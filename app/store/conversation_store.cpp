@@ -8,12 +8,11 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <ctime>
 
 #include "store/store_sql.h"
+#include "store/utc_time.h"
 
 namespace tokamak {
 namespace {
@@ -56,18 +55,6 @@ Conversation read_conversation(SQLite::Statement& q) {
 }
 
 }  // namespace
-
-std::string utc_timestamp_ms_now() {
-  using namespace std::chrono;
-  const auto now = system_clock::now();
-  const std::time_t secs = system_clock::to_time_t(now);
-  const auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  return fmt::format("{}.{:03d}Z", buf, ms);
-}
 
 ConversationStore::ConversationStore(std::unique_ptr<Database> db) : db_(std::move(db)) {}
 ConversationStore::~ConversationStore() {

@@ -144,7 +144,4 @@ class ConversationStore {
 // and punctuation are text), the last one as a prefix ("how to" -> "how" "to"*).
 std::string fts_query_from_words(const std::string& text);
 
-// ISO 8601 UTC with milliseconds ("2026-11-21T10:19:19.123Z").
-std::string utc_timestamp_ms_now();
-
 }  // namespace tokamak

@@ -3,10 +3,10 @@
 #include <fmt/format.h>
 
 #include <array>
-#include <chrono>
-#include <ctime>
 #include <filesystem>
 #include <vector>
+
+#include "store/utc_time.h"
 
 namespace tokamak {
 namespace {
@@ -16,22 +16,18 @@ namespace fs = std::filesystem;
 // SQLite's side files of a database, by suffix.
 constexpr std::array<std::string_view, 3> kJournalSuffixes = {"-wal", "-shm", "-journal"};
 
-std::string utc_stamp_now() {
-  const std::time_t secs = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
-  return buf;
-}
-
 // A name nothing uses yet, neither as a main file nor as a journal.
 std::string free_aside_name(const std::string& path, std::string_view reason) {
   const std::string base = fmt::format("{}.{}-{}", path, reason, utc_stamp_now());
-  auto taken = [](const std::string& name) {
-    if (fs::exists(name)) return true;
+  // A name that cannot be checked (permissions) counts as taken.
+  auto exists = [](const std::string& name) {
+    std::error_code ec;
+    return fs::exists(name, ec) || ec;
+  };
+  auto taken = [&](const std::string& name) {
+    if (exists(name)) return true;
     for (std::string_view s : kJournalSuffixes)
-      if (fs::exists(name + std::string(s))) return true;
+      if (exists(name + std::string(s))) return true;
     return false;
   };
   std::string candidate = base;

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "store/benchmark_store.h"
+#include "store/utc_time.h"
 
 namespace tokamak {
 namespace {

@@ -144,9 +144,8 @@ void EngineBridge::doLoad(const QString& path, const QString& device_preference,
   info["device"] = QString::fromStdString(decision.device);
   info["deviceReason"] = QString::fromStdString(decision.reason);
   info["deviceAsAsked"] = decision.as_asked;
-  if (auto fp = fingerprint_model(path.toStdString()); fp.ok()) {
-    info["headerSha256"] = QString::fromStdString(fp->header_sha256);
-  }
+  info["headerSha256"] =
+      QString::fromStdString(fingerprint_model(m->file(), path.toStdString()).header_sha256);
   if (auto d = ModelInfo::describe(m->file()); d.ok()) {
     info["numParams"] = static_cast<qlonglong>(d->num_params);
     info["fileSizeBytes"] = static_cast<qlonglong>(d->file_size_bytes);

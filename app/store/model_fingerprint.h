@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/result.h"
+#include "gguf/gguf_file.h"
 
 namespace tokamak {
 
@@ -20,5 +21,7 @@ struct ModelFingerprint {
 
 // Opens and validates the GGUF file (errors as gguf::File::open gives them).
 Result<ModelFingerprint> fingerprint_model(const std::string& gguf_path);
+// The same for a file already open (a loaded Model's file()): no second read.
+ModelFingerprint fingerprint_model(const gguf::File& file, const std::string& gguf_path);
 
 }  // namespace tokamak

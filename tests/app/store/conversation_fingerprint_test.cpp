@@ -42,6 +42,12 @@ TEST(ModelFingerprint, HashesTheHeaderAsPythonGgufAndHashlibDo) {
   EXPECT_EQ(f->path, test::kAidreamsGguf);
   EXPECT_EQ(f->size_bytes, 1068640);
   EXPECT_EQ(f->header_sha256, "e5ffcfbfc848af556b7ee860dbeaa755386ab193cdbff2d9767a89940d6fe33a");
+  // A file already open (what the app has after loading the model) gives the same.
+  auto open = gguf::File::open(test::kAidreamsGguf);
+  ASSERT_TRUE(open.ok()) << open.error().message;
+  const ModelFingerprint same = fingerprint_model(**open, test::kAidreamsGguf);
+  EXPECT_EQ(same.header_sha256, f->header_sha256);
+  EXPECT_EQ(same.size_bytes, f->size_bytes);
 }
 
 TEST(ModelFingerprint, ACopyKeepsItAChangedTensorDataKeepsItAChangedHeaderDoesNot) {

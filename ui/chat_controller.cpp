@@ -11,7 +11,7 @@
 
 #include "chat_prompt.h"
 #include "chat_rows.h"
-#include "device_choice.h"
+#include "device/device_choice.h"
 #include "engine_bridge.h"
 #include "markdown_blocks.h"
 #include "model/model.h"

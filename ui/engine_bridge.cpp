@@ -4,7 +4,7 @@
 #include <QMutexLocker>
 #include <algorithm>
 
-#include "device_choice.h"
+#include "device/device_choice.h"
 #include "model/model.h"
 #include "model/model_info.h"
 #include "model/weight_prefetch.h"

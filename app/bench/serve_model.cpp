@@ -5,49 +5,29 @@
 #include <algorithm>
 
 #include "bench/machine_info.h"
-#include "cpu/cpu_backend.h"
+#include "device/device_choice.h"
 #include "store/utc_time.h"
-#ifdef TOKAMAK_HAVE_CUDA
-#include "cuda/cuda_backend.h"
-#endif
 
 namespace tokamak {
 
-bool serve_cuda_available() {
-#ifdef TOKAMAK_HAVE_CUDA
-  return cuda_device_count() > 0;
-#else
-  return false;
-#endif
-}
+bool serve_cuda_available() { return decide_device("cuda").as_asked; }
 
 Result<ServeModel> load_serve_model(const ServeModelOptions& o) {
   if (o.device != "cpu" && o.device != "cuda") {
     return make_error(ErrorCode::InvalidArgument,
                       fmt::format("device '{}': expected cpu or cuda", o.device));
   }
-  if (o.device == "cuda" && !serve_cuda_available()) {
-    return make_error(ErrorCode::Unsupported,
-                      "device cuda: this build has no CUDA backend or no CUDA device is present");
-  }
+  const DeviceDecision device = decide_device(o.device);
+  if (!device.as_asked)
+    return make_error(ErrorCode::Unsupported, "device cuda: " + device.cuda_problem);
   ServeModel m;
   TK_ASSIGN(m.model, Model::load(o.model_path));
-  CpuBackendOptions bo;
-  bo.num_threads = o.num_threads;
-  if (o.kv_num_blocks > 0) bo.kv.num_blocks = o.kv_num_blocks;
-  if (o.max_step_tokens > 0) bo.max_step_tokens = o.max_step_tokens;
-  if (o.device == "cuda") {
-#ifdef TOKAMAK_HAVE_CUDA
-    CudaBackendOptions co;
-    co.kv = bo.kv;
-    co.max_step_tokens = bo.max_step_tokens;
-    TK_ASSIGN(auto backend, make_cuda_backend(m.model, co));
-    m.backend = std::shared_ptr<Backend>(std::move(backend));
-#endif
-  } else {
-    TK_ASSIGN(auto backend, make_cpu_backend(m.model, bo));
-    m.backend = std::shared_ptr<Backend>(std::move(backend));
-  }
+  BackendSizes sizes;
+  sizes.num_kv_blocks = o.kv_num_blocks;
+  sizes.max_step_tokens = o.max_step_tokens;
+  sizes.num_threads = o.num_threads;
+  TK_ASSIGN(auto backend, make_backend(device, m.model, sizes));
+  m.backend = std::shared_ptr<Backend>(std::move(backend));
   m.tokenizer = std::shared_ptr<const Tokenizer>(m.model, &m.model->tokenizer());
   const ModelSpec& spec = m.model->spec();
   const KvCacheConfig& kv = m.backend->kv_config();

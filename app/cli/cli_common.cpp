@@ -7,10 +7,7 @@
 #include <fstream>
 #include <random>
 
-#include "cpu/cpu_backend.h"
-#ifdef TOKAMAK_HAVE_CUDA
-#include "cuda/cuda_backend.h"
-#endif
+#include "device/device_choice.h"
 #include "synth/synth.h"
 
 namespace tokamak::cli {
@@ -79,11 +76,9 @@ std::string resolve_model_spec(const std::string& spec, const std::string& cache
 
 void add_model_options(CLI::App* cmd, ModelOptions& o) {
   cmd->add_option("MODEL", o.path, kModelHelp)->required();
-#ifdef TOKAMAK_HAVE_CUDA
-  const char* device_help = "cpu, cuda or auto (auto: cuda when a CUDA device is present)";
-#else
-  const char* device_help = "cpu, cuda or auto (auto: cpu in this build)";
-#endif
+  const char* device_help = built_with_cuda()
+                                ? "cpu, cuda or auto (auto: cuda when a CUDA device is present)"
+                                : "cpu, cuda or auto (auto: cpu in this build)";
   cmd->add_option("--device", o.device, device_help)->check(CLI::IsMember({"cpu", "cuda", "auto"}));
   cmd->add_option("-t,--threads", o.threads, "CPU threads (default: all)");
   cmd->add_option("-c,--ctx-size", o.context,
@@ -98,41 +93,25 @@ void write_text_file(const std::string& path, const std::string& text) {
 }
 
 LoadedModel load_model(const ModelOptions& o) {
-#ifdef TOKAMAK_HAVE_CUDA
-  const bool has_device = cuda_device_count() > 0;
-  if (o.device == "cuda" && !has_device) {
-    fail("--device cuda: no CUDA device found, so no CUDA backend (use --device cpu or auto)");
-  }
-  const bool use_cuda = o.device == "cuda" || (o.device == "auto" && has_device);
-#else
-  if (o.device == "cuda") {
-    fail("this build has no CUDA backend (rebuild with -DTOKAMAK_CUDA=ON on a machine with CUDA)");
-  }
-  const bool use_cuda = false;
-#endif
+  const DeviceDecision device = decide_device(o.device);
+  if (!device.as_asked)
+    fail(fmt::format("--device cuda: {} (use --device cpu or auto)", device.cuda_problem));
   LoadedModel m;
   m.model = take(Model::load(resolve_model_spec(o.path)));
-  CpuBackendOptions bo;
-  bo.num_threads = o.threads;
+  BackendSizes sizes;
+  sizes.num_threads = o.threads;
   const int32_t model_ctx = m.model->spec().context_length;
   if (o.context > 0) {
     if (model_ctx > 0 && o.context > model_ctx) {
       fail(fmt::format("--ctx-size {} exceeds the model's context length of {}", o.context,
                        model_ctx));
     }
-    bo.kv.num_blocks = (o.context + bo.kv.block_size - 1) / bo.kv.block_size;
+    const int32_t block_size = KvCacheConfig{}.block_size;
+    sizes.num_kv_blocks = (o.context + block_size - 1) / block_size;
   }
-  if (o.kv_num_blocks > 0) bo.kv.num_blocks = o.kv_num_blocks;
-  if (o.max_step_tokens > 0) bo.max_step_tokens = o.max_step_tokens;
-#ifdef TOKAMAK_HAVE_CUDA
-  if (use_cuda) {
-    CudaBackendOptions co;
-    co.kv = bo.kv;
-    co.max_step_tokens = bo.max_step_tokens;
-    m.backend = take(make_cuda_backend(m.model, co));
-  }
-#endif
-  if (!use_cuda) m.backend = take(make_cpu_backend(m.model, bo));
+  if (o.kv_num_blocks > 0) sizes.num_kv_blocks = o.kv_num_blocks;
+  sizes.max_step_tokens = o.max_step_tokens;
+  m.backend = take(make_backend(device, m.model, sizes));
   const KvCacheConfig& kv = m.backend->kv_config();
   m.context = kv.num_blocks * kv.block_size;
   if (o.context > 0) m.context = std::min(m.context, o.context);

@@ -25,7 +25,7 @@
 
 #include "aidreams.h"
 #include "chat_controller.h"
-#include "device_choice.h"
+#include "device/device_choice.h"
 #include "scratch_dir.h"
 #include "store/conversation_export.h"
 #include "store/conversation_store.h"

@@ -1,4 +1,4 @@
-#include "device_choice.h"
+#include "device/device_choice.h"
 
 #include <fmt/format.h>
 
@@ -10,22 +10,22 @@
 namespace tokamak {
 
 DeviceDecision decide_device(const std::string& preference, bool with_cuda, int num_devices) {
-  if (preference == "cpu") return {"cpu", "CPU, as chosen", true};
+  if (preference == "cpu") return {"cpu", "CPU, as chosen", true, ""};
   const bool asked_cuda = preference == "cuda";
+  auto on_cpu = [&](std::string problem) {
+    return DeviceDecision{"cpu", "CPU: " + problem, !asked_cuda, problem};
+  };
   if (!with_cuda) {
-    return {"cpu",
-            "CPU: this build has no CUDA backend (it was built without TOKAMAK_CUDA; a build "
-            "with CUDA runs models on an NVIDIA GPU)",
-            !asked_cuda};
+    return on_cpu(
+        "this build has no CUDA backend (it was built without TOKAMAK_CUDA; a build with CUDA "
+        "runs models on an NVIDIA GPU)");
   }
-  if (num_devices <= 0) {
-    return {"cpu", "CPU: no CUDA device was found (no NVIDIA GPU, or its driver is not loaded)",
-            !asked_cuda};
-  }
+  if (num_devices <= 0)
+    return on_cpu("no CUDA device was found (no NVIDIA GPU, or its driver is not loaded)");
   return {"cuda",
           num_devices == 1 ? std::string("CUDA device 0")
                            : fmt::format("CUDA device 0 (of {})", num_devices),
-          true};
+          true, ""};
 }
 
 bool built_with_cuda() {
@@ -51,12 +51,16 @@ DeviceDecision decide_device(const std::string& preference) {
 
 Result<std::unique_ptr<Backend>> make_backend(const DeviceDecision& decision,
                                               std::shared_ptr<const Model> model,
-                                              int32_t num_kv_blocks, int32_t max_step_tokens) {
+                                              const BackendSizes& sizes) {
+  CpuBackendOptions bo;
+  if (sizes.num_kv_blocks > 0) bo.kv.num_blocks = sizes.num_kv_blocks;
+  if (sizes.max_step_tokens > 0) bo.max_step_tokens = sizes.max_step_tokens;
+  bo.num_threads = sizes.num_threads;
 #ifdef TOKAMAK_HAVE_CUDA
   if (decision.device == "cuda") {
     CudaBackendOptions co;
-    co.kv.num_blocks = num_kv_blocks;
-    co.max_step_tokens = max_step_tokens;
+    co.kv = bo.kv;
+    co.max_step_tokens = bo.max_step_tokens;
     return make_cuda_backend(std::move(model), co);
   }
 #endif
@@ -65,9 +69,6 @@ Result<std::unique_ptr<Backend>> make_backend(const DeviceDecision& decision,
                       fmt::format("device '{}' is not in this build (cpu{})", decision.device,
                                   built_with_cuda() ? ", cuda" : ""));
   }
-  CpuBackendOptions bo;
-  bo.kv.num_blocks = num_kv_blocks;
-  bo.max_step_tokens = max_step_tokens;
   return make_cpu_backend(std::move(model), bo);
 }
 

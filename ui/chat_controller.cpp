@@ -118,12 +118,19 @@ ChatController::ChatController(const QString& db_path, QObject* parent)
             emit recentModelsChanged();
             setModelState("ready");
           });
+  // A failed or cancelled load leaves the model loaded before it working:
+  // the bridge installs a model only once it is ready.
   connect(bridge_.get(), &EngineBridge::modelFailed, this,
           [this](const QString& path, const QString& message) {
             model_error_ = message;
-            model_info_.clear();
-            setModelState("error");
+            model_path_ = bridge_->modelPath();
+            if (model_path_.isEmpty()) model_info_.clear();
+            setModelState(model_path_.isEmpty() ? "error" : "ready");
           });
+  connect(bridge_.get(), &EngineBridge::loadCancelled, this, [this] {
+    model_path_ = bridge_->modelPath();
+    setModelState(model_path_.isEmpty() ? "none" : "ready");
+  });
   connect(bridge_.get(), &EngineBridge::modelUnloaded, this, [this] {
     model_info_.clear();
     model_path_.clear();
@@ -162,10 +169,9 @@ void ChatController::setError(const QString& message) {
 
 void ChatController::clearError() {
   setError({});
-  if (model_state_ == "error") {
-    model_error_.clear();
-    setModelState("none");
-  }
+  if (model_error_.isEmpty()) return;
+  model_error_.clear();
+  setModelState(model_state_ == "error" ? "none" : model_state_);
 }
 
 void ChatController::setModelState(const QString& state) {
@@ -223,6 +229,8 @@ QVariantMap ChatController::deviceChoice() const {
           {"builtWithCuda", built_with_cuda()},
           {"numCudaDevices", num_cuda_devices()}};
 }
+
+void ChatController::cancelLoad() { bridge_->cancelLoad(); }
 
 void ChatController::unloadModel() {
   if (ticket_) stop();

@@ -101,6 +101,8 @@ class ChatController : public QObject {
   Q_INVOKABLE void loadModel(const QString& path_or_url);
   Q_INVOKABLE void loadDemoModel();
   Q_INVOKABLE void unloadModel();
+  // Stops a load under way, keeping the model loaded before it.
+  Q_INVOKABLE void cancelLoad();
   Q_INVOKABLE void clearError();
 
   Q_INVOKABLE void newConversation();

@@ -93,6 +93,11 @@ void EngineBridge::unloadModel() {
   emit modelUnloaded();
 }
 
+void EngineBridge::cancelLoad() {
+  next_generation();  // the load under way is no longer current
+  emit loadCancelled();
+}
+
 void EngineBridge::doLoad(const QString& path, const QString& device_preference,
                           uint64_t generation) {
   if (!current(generation)) return;

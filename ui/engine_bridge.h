@@ -42,6 +42,8 @@ class EngineBridge : public QObject {
   // thread), then loads it.
   void loadDemoModel(const QString& cache_dir, const QString& device_preference = "auto");
   void unloadModel();
+  // Stops a load under way; the model loaded before it (if any) stays.
+  void cancelLoad();
 
   // The model in use (immutable; safe to read from any thread), or null.
   std::shared_ptr<const Model> model() const;
@@ -61,6 +63,7 @@ class EngineBridge : public QObject {
   void modelLoaded(const QString& path, const QVariantMap& info);
   void modelFailed(const QString& path, const QString& message);
   void modelUnloaded();
+  void loadCancelled();
   void tokenArrived(quint64 ticket, const QString& text);
   // timings: ttftMs, prefillTps, decodeTps, numPromptTokens, numCachedTokens,
   // numGeneratedTokens, e2eMs.

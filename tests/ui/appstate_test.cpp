@@ -428,6 +428,30 @@ class AppStateTest : public QObject {
     QCOMPARE(app.text("loadedDevice"), QString::fromStdString(expected.reason));
     app.shot("model-loaded");
 
+    // A failed load leaves the loaded model working, and says so.
+    const QVariantMap loaded = app.controller->modelInfo();
+    app.controller->loadModel(corrupt);
+    QTRY_VERIFY_WITH_TIMEOUT(!app.controller->modelError().isEmpty(), 10000);
+    QCOMPARE(app.controller->modelState(), QString("ready"));
+    QCOMPARE(app.controller->modelPath(), QString::fromStdString(test::kAidreamsGguf));
+    QCOMPARE(app.controller->modelInfo(), loaded);
+    QVERIFY(app.controller->modelError().contains(corrupt));
+    QTRY_VERIFY(app.text("modelErrorText").contains("this one stays loaded"));
+    QVERIFY(app.text("modelErrorText").contains(corrupt));
+    app.shot("model-failed-kept");
+    QVERIFY(app.click("clearModelError"));
+    QTRY_VERIFY(app.controller->modelError().isEmpty());
+    QCOMPARE(app.controller->modelState(), QString("ready"));
+
+    // Cancelling a load keeps the model too (whichever of the two is loaded
+    // when the cancel lands, a model stays ready).
+    app.controller->loadModel(QString::fromStdString(test::kAidreamsGguf));
+    QCOMPARE(app.controller->modelState(), QString("loading"));
+    app.controller->cancelLoad();  // what "Cancel loading" calls while loading
+    QTRY_COMPARE_WITH_TIMEOUT(app.controller->modelState(), QString("ready"), 5000);
+    QCOMPARE(app.controller->modelPath(), QString::fromStdString(test::kAidreamsGguf));
+    QVERIFY(!app.controller->modelInfo().isEmpty());
+
     QVERIFY(app.click("unloadButton"));
     QTRY_COMPARE_WITH_TIMEOUT(app.controller->modelState(), QString("none"), 5000);
     QVERIFY(app.controller->modelInfo().isEmpty());

@@ -48,7 +48,7 @@ Item {
                     objectName: "unloadButton"
                     text: controller.modelState === "loading" ? qsTr("Cancel loading") : qsTr("Unload")
                     enabled: controller.modelState === "ready" || controller.modelState === "loading"
-                    onClicked: controller.unloadModel()
+                    onClicked: controller.modelState === "loading" ? controller.cancelLoad() : controller.unloadModel()
                 }
             }
             RowLayout {  // the device the next load runs on, and why
@@ -107,14 +107,18 @@ Item {
                         color: theme.muted
                     }
                     Label {
+                        id: modelErrorText
                         objectName: "modelErrorText"
-                        visible: controller.modelState === "error"
+                        // also when the failed load left the model before it loaded
+                        visible: controller.modelError !== "" && controller.modelState !== "loading"
                         Layout.fillWidth: true
                         wrapMode: Text.Wrap
-                        text: controller.modelError
+                        text: controller.modelState === "ready"
+                            ? qsTr("Another model could not be loaded; this one stays loaded. %1").arg(controller.modelError)
+                            : controller.modelError
                         color: "#d04040"
                     }
-                    Button { visible: controller.modelState === "error"; text: qsTr("Clear"); onClicked: controller.clearError() }
+                    Button { objectName: "clearModelError"; visible: modelErrorText.visible; text: qsTr("Clear"); onClicked: controller.clearError() }
                     GridLayout {
                         visible: controller.modelState === "ready"
                         columns: 2

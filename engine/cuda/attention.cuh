@@ -30,6 +30,21 @@ inline constexpr int32_t kMaxAttentionHeadDim = 256;
 inline constexpr int kAttentionSplits = 16;
 inline constexpr int64_t kMaxSplitTokens = 256;  // batched decode of up to 256 sequences
 
+// The decode path's geometry (benchmarks and tests; set before a graph is
+// captured). Defaults from the environment at first use:
+// TOKAMAK_CUDA_DECODE_KERNEL=split (the former kernel only), _SPLITS=N
+// (fixed slots per token), _STAGES (2-4 per warp), _MIN_SLICE (positions),
+// _MIN_PAIRS, _ONE_SLICE_PERCENT.
+struct DecodeAttentionTuning {
+  bool streaming = true;  // attention_stream.cu for head dims 64 / 128
+  int splits = 0;         // 0: from the token count
+  int stages = 0;         // 0: 3 for MHA, 2 for groups
+  int min_slice = 64;     // a token's keys are cut into slices of at least this
+  int min_pairs = 32;     // fewer (token, KV head) pairs (x4 for groups over 4): the split kernel
+  int one_slice_percent = 90;  // one slice when the pairs fill this much of a wave
+};
+DecodeAttentionTuning& decode_attention_tuning();
+
 // Scratch bytes the decode path needs (partials of kMaxSplitTokens tokens).
 size_t attention_scratch_bytes(int32_t num_heads, int32_t head_dim);
 

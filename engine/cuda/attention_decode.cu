@@ -322,13 +322,10 @@ __global__ void __launch_bounds__(kThreads)
 
 // Slices per token for num_tokens x num_kv_heads (token, KV head) pairs:
 // enough blocks for ~2 waves of resident blocks, at most kAttentionSplits.
-// TOKAMAK_CUDA_DECODE_SPLITS=N fixes it (benchmarks: 16 = the former
-// geometry).
+// decode_attention_tuning().splits (TOKAMAK_CUDA_DECODE_SPLITS=N) fixes it
+// (benchmarks: 16 = the former geometry).
 int splits_for(int64_t num_tokens, int32_t num_kv_heads) {
-  static const int fixed = [] {
-    const char* e = std::getenv("TOKAMAK_CUDA_DECODE_SPLITS");
-    return e ? std::atoi(e) : 0;
-  }();
+  const int fixed = decode_attention_tuning().splits;
   if (fixed > 0) return fixed < kAttentionSplits ? fixed : kAttentionSplits;
   static const int64_t target_blocks = [] {
     int device = 0, sms = 0;
@@ -345,8 +342,18 @@ int splits_for(int64_t num_tokens, int32_t num_kv_heads) {
 
 }  // namespace
 
+cudaError_t launch_attention_merge(const float* part_o, const float* part_ml, int64_t num_tokens,
+                                   int32_t num_heads, int32_t head_dim, int splits, float* out,
+                                   cudaStream_t stream) {
+  merge_kernel<<<dim3(static_cast<unsigned>(num_tokens), num_heads), kThreads, 0, stream>>>(
+      part_o, part_ml, num_heads, head_dim, splits, out);
+  return cudaGetLastError();
+}
+
 cudaError_t launch_attention_split(const AttentionArgs& a, int32_t num_kv_heads, int64_t num_tokens,
                                    float* scratch, cudaStream_t stream) {
+  if (attention_stream_supports(a, num_kv_heads, num_tokens))
+    return launch_attention_stream(a, num_kv_heads, num_tokens, scratch, stream);
   float* part_o = scratch;
   float* part_ml =
       scratch + static_cast<int64_t>(kMaxSplitTokens) * a.num_heads * kAttentionSplits * a.head_dim;
@@ -375,9 +382,8 @@ cudaError_t launch_attention_split(const AttentionArgs& a, int32_t num_kv_heads,
     split_kernel<true><<<grid, kThreads, v_bytes, stream>>>(a, vec8, splits, part_o, part_ml);
   else
     split_kernel<false><<<grid, kThreads, v_bytes, stream>>>(a, vec8, splits, part_o, part_ml);
-  merge_kernel<<<dim3(tokens, a.num_heads), kThreads, 0, stream>>>(part_o, part_ml, a.num_heads,
-                                                                   a.head_dim, splits, a.out);
-  return cudaGetLastError();
+  return launch_attention_merge(part_o, part_ml, num_tokens, a.num_heads, a.head_dim, splits, a.out,
+                                stream);
 }
 
 }  // namespace tokamak::cuda

@@ -36,6 +36,22 @@ inline constexpr int kMaxSplitGroup = 8;
 cudaError_t launch_attention_split(const AttentionArgs& a, int32_t num_kv_heads, int64_t num_tokens,
                                    float* scratch, cudaStream_t stream);
 
+// The split path's merge: out (tokens, heads, D) from the partials of
+// slices [0, splits) (part_o (tokens, heads, kAttentionSplits, D)
+// unnormalised, part_ml (.., 2) max and sum; a sum of 0 marks an empty slice).
+cudaError_t launch_attention_merge(const float* part_o, const float* part_ml, int64_t num_tokens,
+                                   int32_t num_heads, int32_t head_dim, int splits, float* out,
+                                   cudaStream_t stream);
+
+// Streaming flash-decoding (attention_stream.cu): head_dim 64 or 128, group
+// <= kMaxSplitGroup, kv_dim a multiple of 8, 16-byte aligned pools, at
+// least decode_attention_tuning().min_pairs (token, KV head) pairs (fewer
+// are latency-bound: the split kernel's 4-warp blocks do better); the split
+// path takes it unless decode_attention_tuning().streaming is off.
+bool attention_stream_supports(const AttentionArgs& a, int32_t num_kv_heads, int64_t num_tokens);
+cudaError_t launch_attention_stream(const AttentionArgs& a, int32_t num_kv_heads,
+                                    int64_t num_tokens, float* scratch, cudaStream_t stream);
+
 // Query x key tiles on tensor cores (attention_prefill_mma.cu): head_dim 64
 // or 128, group <= 64, kv_dim a multiple of 8, 16-byte aligned pools, q, out.
 bool attention_mma_supports(const AttentionArgs& a);

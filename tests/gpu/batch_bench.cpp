@@ -9,6 +9,8 @@
 // tok/s = B / step, and device ms by kind of op (graphs off, mean of 3).
 // MODEL may be synth:PRESET:MIX as for gpu_decode_bench (kept in the temp
 // folder for the next run). gpu_batch_bench MODEL mixed: the mixed cases only.
+// gpu_batch_bench attention: the decode attention kernel alone
+// (attention_bench.cpp), no model.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -20,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "attention_bench.h"
 #include "cuda/cuda_backend.h"
 #include "model/model.h"
 #include "synth_arg.h"
@@ -106,9 +109,10 @@ int run(int argc, char** argv) {
     return 1;
   }
   if (argc < 2) {
-    std::fprintf(stderr, "usage: gpu_batch_bench MODEL [mixed]\n");
+    std::fprintf(stderr, "usage: gpu_batch_bench MODEL [mixed] | attention\n");
     return 2;
   }
+  if (std::string(argv[1]) == "attention") return attention_bench();
   const std::string path = model_path(argv[1]);
   if (path.empty()) return 1;
   auto model = Model::load(path);

@@ -5,11 +5,15 @@
 // Two kernels, chosen by the number of tokens only (so a captured decode
 // graph stays valid for any positions and block tables):
 //  - decode (num_tokens <= kMaxSplitTokens, scratch given): flash-decoding.
-//    Grid (tokens, kv heads, kAttentionSplits); each block takes one slice of
-//    the token's keys for all q heads of its KV head (K/V read once per
-//    group), writes a partial (max, sum, unnormalised output), and a second
-//    kernel merges the slices. The slice length comes from the positions in
-//    device memory; blocks past the end only mark their slice empty.
+//    Each (token, KV head) pair's keys are cut into slices (how many slots
+//    follows the token count; the slice lengths come from the positions in
+//    device memory, slots past the end only mark themselves empty); a slice
+//    serves all q heads of its KV head (K/V read once per group) and writes
+//    a partial (max, sum, unnormalised output) that a second kernel merges
+//    (with one slot per token the output directly). Head dims 64 / 128 with
+//    enough pairs: one warp per slice streaming K/V chunks through shared
+//    memory (attention_stream.cu); otherwise 128-thread blocks over 128-key
+//    tiles (attention_decode.cu).
 //  - prefill: tiles of (token, head) rows of one KV head against 64-key
 //    tiles staged in shared memory, causal, per sequence of the tile (a tile
 //    may mix sequences). Head dims 64 and 128 on tensor cores (fp16 Q, K, V

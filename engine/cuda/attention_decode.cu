@@ -1,5 +1,9 @@
 // Flash-decoding: split-K over key positions, one block per (token, KV head,
 // slice) serving every q head of the group, then a merge of the slices.
+// launch_attention_split hands head dims 64 / 128 with enough (token, KV
+// head) pairs to the streaming kernel (attention_stream.cu); this kernel
+// takes the rest (few pairs: latency-bound, its 4-warp blocks do better;
+// other head dims).
 //
 // The number of slices per token follows the number of (token, KV head)
 // pairs (so a graph of a bucket keeps its geometry): a single sequence is

@@ -5,7 +5,6 @@
 
 #include <QFile>
 #include <QFileInfo>
-#include <QUrl>
 
 #include "bench/cpu_bench.h"
 #include "bench/serve_model.h"
@@ -13,6 +12,7 @@
 #include "bench_controller.h"
 #include "bench_figures.h"
 #include "bench_worker.h"
+#include "local_path.h"
 
 namespace tokamak {
 namespace {
@@ -228,7 +228,7 @@ void BenchController::compare(const QVariantList& ids) {
 
 void BenchController::exportSession(qint64 id, const QString& target, const QString& format) {
   if (id < 0) id = session_.value("id", -1).toLongLong();
-  const QString path = target.startsWith("file:") ? QUrl(target).toLocalFile() : target;
+  const QString path = local_path(target);
   post([this, id, path, format](Worker& w) {
     auto done = [this](bool ok, const QString& msg) {
       QMetaObject::invokeMethod(this, [this, ok, msg] { emit exported(ok, msg); });

@@ -4,11 +4,11 @@
 
 #include <QDir>
 #include <QFileInfo>
-#include <QUrl>
 #include <filesystem>
 
 #include "bench/serve_report.h"
 #include "bench_figures.h"
+#include "local_path.h"
 #include "synth/synth.h"
 
 namespace tokamak {
@@ -39,7 +39,7 @@ Result<std::string> resolve_bench_model(const QString& model) {
   const std::string cache = cache_dir().toStdString();
   if (model == "demo") return ensure_demo_model(cache + "/models");
   if (!model.startsWith("synth:")) {
-    const QString path = model.startsWith("file:") ? QUrl(model).toLocalFile() : model;
+    const QString path = local_path(model);
     if (!QFileInfo::exists(path)) {
       return make_error(ErrorCode::NotFound,
                         fmt::format("{}: no such model file", path.toStdString()));

@@ -7,12 +7,12 @@
 #include <QRandomGenerator64>
 #include <QRegularExpression>
 #include <QSettings>
-#include <QUrl>
 
 #include "chat_prompt.h"
 #include "chat_rows.h"
 #include "device/device_choice.h"
 #include "engine_bridge.h"
+#include "local_path.h"
 #include "markdown_blocks.h"
 #include "model/model.h"
 #include "store/sampling_json.h"
@@ -205,9 +205,7 @@ QVariantMap ChatController::settings() const {
 // --- Models -------------------------------------------------------------------
 
 void ChatController::loadModel(const QString& path_or_url) {
-  const QUrl url(path_or_url);
-  const QString path = url.isLocalFile() ? url.toLocalFile() : path_or_url;
-  bridge_->loadModel(path, device_pref_);
+  bridge_->loadModel(local_path(path_or_url), device_pref_);
 }
 
 void ChatController::loadDemoModel() {

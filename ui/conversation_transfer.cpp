@@ -3,22 +3,13 @@
 #include <QFile>
 #include <QRegularExpression>
 #include <QSaveFile>
-#include <QUrl>
 
+#include "local_path.h"
 #include "store/conversation_export.h"
 #include "store/conversation_import.h"
 #include "store_worker.h"
 
 namespace tokamak {
-namespace {
-
-QString local_path(const QString& file) {
-  const QUrl url(file);
-  return url.isLocalFile() ? url.toLocalFile() : file;
-}
-
-}  // namespace
-
 ConversationTransfer::ConversationTransfer(StoreWorker* store, QObject* parent)
     : QObject(parent), store_(store) {}
 

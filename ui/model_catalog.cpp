@@ -3,22 +3,13 @@
 #include <QFileInfo>
 #include <QSettings>
 #include <QThreadPool>
-#include <QUrl>
 
 #include "gguf/gguf_file.h"
+#include "local_path.h"
 #include "model/model_info.h"
 #include "models/model_discovery.h"
 
 namespace tokamak {
-namespace {
-
-QString local_path(const QString& path_or_url) {
-  const QUrl url(path_or_url);
-  return url.isLocalFile() ? url.toLocalFile() : path_or_url;
-}
-
-}  // namespace
-
 ModelCatalog::ModelCatalog(QObject* parent)
     : QObject(parent), discovered_({"path", "name", "source", "sizeBytes"}) {
   folders_ = QSettings().value("modelFolders").toStringList();

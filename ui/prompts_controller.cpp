@@ -6,6 +6,7 @@
 #include <set>
 
 #include "chat_controller.h"
+#include "local_path.h"
 #include "store/prompt_files.h"
 #include "store/prompt_library.h"
 #include "store/prompt_render.h"
@@ -20,11 +21,6 @@ QStringList tag_list(const std::vector<std::string>& tags) {
   QStringList out;
   for (const std::string& t : tags) out << q(t);
   return out;
-}
-
-QString local_path(const QString& path_or_url) {
-  const QUrl url(path_or_url);
-  return url.isLocalFile() ? url.toLocalFile() : path_or_url;
 }
 
 // "a, b ,c" → ["a", "b", "c"] (normalize_tags sorts and checks them).

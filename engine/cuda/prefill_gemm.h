@@ -14,9 +14,12 @@
 // (dequantization included) 16.7 ms vs 24.0 ms at n = 8, but 16.7 vs 12.2
 // at n = 4. BF16 stays on the matvec for one token (bf16 activations cost
 // accuracy, and it was not measured).
-// F16 / BF16 weights with 2 .. skinny_max_tokens() tokens take the skinny
-// GEMM instead (skinny_gemm.cuh: one launch per group, W streamed once at
-// near the copy rate; cuBLAS reads these shapes at ~2/3 of it).
+// F16 / BF16 weights with 2 .. skinny_max_tokens() tokens can take the
+// skinny GEMM instead (skinny_gemm.cuh: one launch per group); off by
+// default (0): on the H200 it lost to cuBLAS on the 7B shapes at 64 tokens
+// (whole step 7.72 vs 6.31 ms at 64 decodes) and won only q/k/v at <= 32
+// (engine/cuda/NOTES.md "Skinny GEMM"). TOKAMAK_SKINNY_MAX_TOKENS=N (read
+// by init) turns it on for comparisons.
 // cuBLAS gets a fixed workspace, so the calls can be captured in a graph.
 #pragma once
 
@@ -64,7 +67,7 @@ class PrefillGemm {
   }
   // Float-weight GEMMs of at most n tokens take the skinny GEMM (0: never;
   // capped at kSkinnyMaxTokens). Default kDefaultSkinnyMaxTokens.
-  static constexpr int64_t kDefaultSkinnyMaxTokens = 0;  // until it beats cuBLAS
+  static constexpr int64_t kDefaultSkinnyMaxTokens = 0;
   void set_skinny_max_tokens(int64_t n) {
     skinny_max_tokens_ = std::clamp<int64_t>(n, 0, kSkinnyMaxTokens);
   }
@@ -123,7 +126,7 @@ class PrefillGemm {
   DeviceMemory slab_;         // dequantized fp16 weight rows
   DeviceMemory x16_;          // x in fp16 or bf16
   DeviceMemory workspace_;    // cuBLAS
-  DeviceMemory skinny_;       // split-k partials, then tile counters
+  DeviceMemory skinny_;       // stream-k partials, then tile counters
 };
 
 }  // namespace tokamak::cuda

@@ -9,7 +9,7 @@
 namespace tokamak::cuda {
 namespace {
 
-constexpr int kBM = 128;  // weight rows per block
+constexpr int kBM = 128;  // weight rows per tile
 constexpr int kBK = 64;   // values per k-tile (128 bytes: 8 chunks of 16)
 constexpr int kWarps = 8;
 constexpr int kThreads = kWarps * 32;
@@ -18,12 +18,12 @@ struct SkinnyMatrix {
   const uint16_t* w = nullptr;  // (rows, n)
   float* y = nullptr;           // (num_tokens, rows)
   int rows = 0;
-  int splits = 1;         // k ranges per row tile
-  int cta_begin = 0;      // first blockIdx.x of this matrix
-  int partial_begin = 0;  // first partial slot (split matrices)
-  int counter_begin = 0;  // first tile counter (split matrices)
+  int tile_begin = 0;  // row tiles of the group before this matrix
 };
 
+// The work: tiles wt = (row tile of the group) x token_tiles + token tile,
+// k_tiles units each; block c takes units [c U / C, (c + 1) U / C) of the
+// U = num_tiles x k_tiles, in order (C = gridDim.x).
 struct SkinnyParams {
   SkinnyMatrix m[kMaxMatmulGroup];
   int count = 1;
@@ -31,12 +31,35 @@ struct SkinnyParams {
   int num_tokens = 0;
   int n = 0;
   int k_tiles = 0;
-  int token_tiles = 1;    // blockIdx.x = block of the matrices x token_tiles + token tile
-  int partial_slots = 0;  // per token tile
-  int num_counters = 0;   // per token tile
-  float* partials = nullptr;
-  unsigned* counters = nullptr;
+  int token_tiles = 1;
+  int64_t num_units = 0;
+  float* partials = nullptr;     // 2 slots per block: its first and its last tile
+  unsigned* counters = nullptr;  // per tile
 };
+
+// Where tile wt's weights, outputs and tokens are.
+struct TilePlace {
+  const uint16_t* w;
+  float* y;
+  int rows, row0, tok0;
+};
+
+template <int BN>
+__device__ __forceinline__ TilePlace place(const SkinnyParams& p, int wt) {
+  const int row_tile = wt / p.token_tiles;
+  SkinnyMatrix m = p.m[0];
+  if (p.count > 1 && row_tile >= p.m[1].tile_begin) m = p.m[1];
+  if (p.count > 2 && row_tile >= p.m[2].tile_begin) m = p.m[2];
+  return {m.w, m.y, m.rows, (row_tile - m.tile_begin) * kBM, (wt % p.token_tiles) * BN};
+}
+
+// First unit of block c, and the block that holds unit u.
+__device__ __forceinline__ int64_t first_unit(const SkinnyParams& p, int64_t c) {
+  return c * p.num_units / gridDim.x;
+}
+__device__ __forceinline__ int64_t block_of(const SkinnyParams& p, int64_t u) {
+  return ((u + 1) * gridDim.x + p.num_units - 1) / p.num_units - 1;
+}
 
 __device__ __forceinline__ uint32_t smem_u32(const void* p) {
   return static_cast<uint32_t>(__cvta_generic_to_shared(p));
@@ -93,17 +116,25 @@ struct Geometry {
   static_assert(kNT % 2 == 0, "B fragments come two n8 tiles per ldmatrix.x4");
 };
 
-// Issues the cp.async of k-tile kt (W rows row0.., x tokens tok0..) into a stage.
+// The load side's position: tile wt (placed) and its k-tile kt; advanced
+// unit by unit without divisions.
+struct LoadCursor {
+  TilePlace t;
+  int wt, kt;
+};
+
+// Issues the cp.async of the cursor's unit into a stage, then advances it.
 template <int BN>
-__device__ __forceinline__ void load_tile(const SkinnyParams& p, const SkinnyMatrix& m, int row0,
-                                          int tok0, int kt, uint32_t sa, uint32_t sb) {
-  const int k0 = kt * kBK;
+__device__ __forceinline__ void load_unit(const SkinnyParams& p, LoadCursor& cur, uint32_t sa,
+                                          uint32_t sb) {
+  const TilePlace& t = cur.t;
+  const int k0 = cur.kt * kBK;
 #pragma unroll
   for (int i = 0; i < kBM * 8 / kThreads; ++i) {
     const int c = threadIdx.x + i * kThreads, r = c >> 3, ch = c & 7;
     const int k = k0 + ch * 8;
-    const bool valid = row0 + r < m.rows && k < p.n;
-    const uint16_t* src = valid ? m.w + static_cast<int64_t>(row0 + r) * p.n + k : m.w;
+    const bool valid = t.row0 + r < t.rows && k < p.n;
+    const uint16_t* src = valid ? t.w + static_cast<int64_t>(t.row0 + r) * p.n + k : t.w;
     cp_async16(sa + swz(r, ch), src, valid);
   }
 #pragma unroll
@@ -111,9 +142,13 @@ __device__ __forceinline__ void load_tile(const SkinnyParams& p, const SkinnyMat
     const int c = threadIdx.x + i * kThreads, r = c >> 3, ch = c & 7;
     if (BN * 8 % kThreads != 0 && c >= BN * 8) break;
     const int k = k0 + ch * 8;
-    const bool valid = tok0 + r < p.num_tokens && k < p.n;
-    const uint16_t* src = valid ? p.x + static_cast<int64_t>(tok0 + r) * p.n + k : p.x;
+    const bool valid = t.tok0 + r < p.num_tokens && k < p.n;
+    const uint16_t* src = valid ? p.x + static_cast<int64_t>(t.tok0 + r) * p.n + k : p.x;
     cp_async16(sb + swz(r, ch), src, valid);
+  }
+  if (++cur.kt == p.k_tiles) {
+    cur.kt = 0;
+    cur.t = place<BN>(p, ++cur.wt);
   }
 }
 
@@ -144,13 +179,70 @@ __device__ __forceinline__ void compute_tile(
   }
 }
 
-// The block's matrix: the last of the group whose first block <= blockIdx.x
-// (selects, no dynamic indexing into the parameters).
-__device__ __forceinline__ SkinnyMatrix pick_matrix(const SkinnyParams& p, int cta) {
-  SkinnyMatrix m = p.m[0];
-  if (p.count > 1 && cta >= p.m[1].cta_begin) m = p.m[1];
-  if (p.count > 2 && cta >= p.m[2].cta_begin) m = p.m[2];
-  return m;
+// Fragment element e = (mt, nt, j) of the accumulators, flattened.
+template <class G>
+constexpr int kFrag = G::kMT* G::kNT * 4;
+
+// The end of block `me`'s segment of tile wt (units [s0, s1)): a whole tile
+// goes to y; a part goes to the block's partial slot, and the tile's last
+// block to finish sums the parts in block order (the same sum whichever
+// finishes last) into y and re-arms the tile's counter.
+template <int BN, int WM, int STAGES>
+__device__ __forceinline__ void finish_segment(const SkinnyParams& p, int wt, int64_t s0,
+                                               int64_t s1,
+                                               float (&acc)[kFrag<Geometry<BN, WM, STAGES>>]) {
+  using G = Geometry<BN, WM, STAGES>;
+  constexpr int kSlot = kBM * BN;  // floats
+  const int64_t t0 = static_cast<int64_t>(wt) * p.k_tiles, t1 = t0 + p.k_tiles;
+  const int64_t me = blockIdx.x;
+  if (s0 != t0 || s1 != t1) {
+    __shared__ int last;
+    const int64_t c_first = block_of(p, t0), c_last = block_of(p, t1 - 1);
+    // A block's slot 0 holds the tile it starts in, slot 1 the tile it ends in.
+    auto slot = [&](int64_t c) {
+      return p.partials + (2 * c + (first_unit(p, c) >= t0 ? 0 : 1)) * kSlot;
+    };
+    float* mine = slot(me);
+#pragma unroll
+    for (int e = 0; e < kFrag<G>; ++e) __stcg(mine + e * kThreads + threadIdx.x, acc[e]);
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      unsigned* counter = p.counters + wt;
+      last = atomicAdd(counter, 1u) == static_cast<unsigned>(c_last - c_first);
+      if (last) *counter = 0;  // every part of this tile has counted
+    }
+    __syncthreads();
+    if (!last) return;
+    __threadfence();
+    float sum[kFrag<G>];
+#pragma unroll
+    for (int e = 0; e < kFrag<G>; ++e) sum[e] = 0.0f;
+    for (int64_t c = c_first; c <= c_last; ++c) {
+      const float* part = slot(c);
+#pragma unroll
+      for (int e = 0; e < kFrag<G>; ++e)
+        sum[e] += c == me ? acc[e] : __ldcg(part + e * kThreads + threadIdx.x);
+    }
+#pragma unroll
+    for (int e = 0; e < kFrag<G>; ++e) acc[e] = sum[e];
+  }
+  // Element (mt, nt, j) sits at row wm0 + 16 mt + lane / 4 (+ 8 for j >= 2),
+  // token wn0 + 8 nt + 2 (lane % 4) + (j & 1).
+  const TilePlace t = place<BN>(p, wt);
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int wm0 = (warp % WM) * (kBM / WM), wn0 = (warp / WM) * (BN / G::kWN);
+#pragma unroll
+  for (int mt = 0; mt < G::kMT; ++mt)
+#pragma unroll
+    for (int nt = 0; nt < G::kNT; ++nt)
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const int r = t.row0 + wm0 + mt * 16 + (lane >> 2) + (j >= 2 ? 8 : 0);
+        const int tok = t.tok0 + wn0 + nt * 8 + 2 * (lane & 3) + (j & 1);
+        if (r < t.rows && tok < p.num_tokens)
+          t.y[static_cast<int64_t>(tok) * t.rows + r] = acc[(mt * G::kNT + nt) * 4 + j];
+      }
 }
 
 template <int BN, int WM, int STAGES, bool BF16>
@@ -158,108 +250,59 @@ __global__ void __launch_bounds__(kThreads, 2)
     skinny_gemm_kernel(const __grid_constant__ SkinnyParams p) {
   using G = Geometry<BN, WM, STAGES>;
   extern __shared__ __align__(128) uint8_t smem[];
-  // The token tiles of one weight tile are neighbours in the grid: they run
-  // together and the weight tile comes from HBM once.
-  const int cta = static_cast<int>(blockIdx.x) / p.token_tiles;
-  const int token_tile = static_cast<int>(blockIdx.x) % p.token_tiles;
-  const SkinnyMatrix m = pick_matrix(p, cta);
-  const int local = cta - m.cta_begin;
-  const int tile = local / m.splits, split = local % m.splits;
-  const int row0 = tile * kBM, tok0 = token_tile * BN;
-  const int kt0 = static_cast<int>(static_cast<int64_t>(split) * p.k_tiles / m.splits);
-  const int kt1 = static_cast<int>(static_cast<int64_t>(split + 1) * p.k_tiles / m.splits);
-  const int num_kt = kt1 - kt0;
+  const int64_t u0 = first_unit(p, blockIdx.x), u1 = first_unit(p, blockIdx.x + 1);
+  const int num_units = static_cast<int>(u1 - u0);
   const uint32_t s0 = smem_u32(smem);
   const uint32_t sb0 = s0 + STAGES * G::kStageA;
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int warp = threadIdx.x >> 5;
   const int wm0 = (warp % WM) * (kBM / WM), wn0 = (warp / WM) * (BN / G::kWN);
 
-  float acc[G::kMT][G::kNT][4];
+  float acc[kFrag<G>];
 #pragma unroll
-  for (int mt = 0; mt < G::kMT; ++mt)
-#pragma unroll
-    for (int nt = 0; nt < G::kNT; ++nt)
-#pragma unroll
-      for (int j = 0; j < 4; ++j) acc[mt][nt][j] = 0.0f;
-
+  for (int e = 0; e < kFrag<G>; ++e) acc[e] = 0.0f;
+  const int wt0 = static_cast<int>(u0 / p.k_tiles),
+            kt0 = static_cast<int>(u0 - int64_t{wt0} * p.k_tiles);
+  LoadCursor cur{place<BN>(p, wt0), wt0, kt0};
 #pragma unroll
   for (int s = 0; s < STAGES - 1; ++s) {
-    if (s < num_kt)
-      load_tile<BN>(p, m, row0, tok0, kt0 + s, s0 + s * G::kStageA, sb0 + s * G::kStageB);
+    if (s < num_units) load_unit<BN>(p, cur, s0 + s * G::kStageA, sb0 + s * G::kStageB);
     cp_commit();
   }
-  for (int i = 0; i < num_kt; ++i) {
-    cp_wait<STAGES - 2>();  // k-tile i has landed
+  int wt = wt0, kt = kt0;  // the unit computed next
+  int64_t seg0 = u0;       // first unit of tile wt's segment
+  for (int i = 0; i < num_units; ++i) {
+    cp_wait<STAGES - 2>();  // unit i has landed
     __syncthreads();        // and every warp is done with the stage reloaded below
     const int next = i + STAGES - 1;
-    if (next < num_kt) {
+    if (next < num_units) {
       const int st = next % STAGES;
-      load_tile<BN>(p, m, row0, tok0, kt0 + next, s0 + st * G::kStageA, sb0 + st * G::kStageB);
+      load_unit<BN>(p, cur, s0 + st * G::kStageA, sb0 + st * G::kStageB);
     }
     cp_commit();
     const int st = i % STAGES;
-    compute_tile<BN, WM, STAGES, BF16>(s0 + st * G::kStageA, sb0 + st * G::kStageB, wm0, wn0, acc);
+    compute_tile<BN, WM, STAGES, BF16>(s0 + st * G::kStageA, sb0 + st * G::kStageB, wm0, wn0,
+                                       reinterpret_cast<float(&)[G::kMT][G::kNT][4]>(acc));
+    if (++kt == p.k_tiles || i + 1 == num_units) {
+      const int64_t u = u0 + i + 1;
+      finish_segment<BN, WM, STAGES>(p, wt, seg0, u, acc);
+#pragma unroll
+      for (int e = 0; e < kFrag<G>; ++e) acc[e] = 0.0f;
+      seg0 = u;
+      kt = 0;
+      ++wt;
+    }
   }
   cp_wait<0>();
-
-  // Fragment element (mt, nt, j) sits at row wm0 + 16 mt + lane / 4 (+ 8 for
-  // j >= 2), token wn0 + 8 nt + 2 (lane % 4) + (j & 1).
-  if (m.splits > 1) {
-    const int64_t slots = static_cast<int64_t>(token_tile) * p.partial_slots + m.partial_begin;
-    float* mine = p.partials + (slots + local) * (kBM * BN);
-#pragma unroll
-    for (int mt = 0; mt < G::kMT; ++mt)
-#pragma unroll
-      for (int nt = 0; nt < G::kNT; ++nt)
-#pragma unroll
-        for (int j = 0; j < 4; ++j)
-          __stcg(mine + ((mt * G::kNT + nt) * 4 + j) * kThreads + threadIdx.x, acc[mt][nt][j]);
-    __threadfence();
-    __syncthreads();
-    __shared__ int last;
-    if (threadIdx.x == 0) {
-      unsigned* counter =
-          p.counters + static_cast<int64_t>(token_tile) * p.num_counters + m.counter_begin + tile;
-      last = atomicAdd(counter, 1u) == static_cast<unsigned>(m.splits - 1);
-      if (last) *counter = 0;  // re-armed: every split of this tile has counted
-    }
-    __syncthreads();
-    if (!last) return;
-    __threadfence();
-    const float* first = p.partials + (slots + tile * m.splits) * (kBM * BN);
-#pragma unroll
-    for (int mt = 0; mt < G::kMT; ++mt)
-#pragma unroll
-      for (int nt = 0; nt < G::kNT; ++nt)
-#pragma unroll
-        for (int j = 0; j < 4; ++j) {
-          const int idx = ((mt * G::kNT + nt) * 4 + j) * kThreads + threadIdx.x;
-          float sum = 0.0f;
-          for (int s = 0; s < m.splits; ++s)
-            sum += s == split ? acc[mt][nt][j] : __ldcg(first + s * (kBM * BN) + idx);
-          acc[mt][nt][j] = sum;
-        }
-  }
-#pragma unroll
-  for (int mt = 0; mt < G::kMT; ++mt)
-#pragma unroll
-    for (int nt = 0; nt < G::kNT; ++nt)
-#pragma unroll
-      for (int j = 0; j < 4; ++j) {
-        const int r = row0 + wm0 + mt * 16 + (lane >> 2) + (j >= 2 ? 8 : 0);
-        const int t = tok0 + wn0 + nt * 8 + 2 * (lane & 3) + (j & 1);
-        if (r < m.rows && t < p.num_tokens)
-          m.y[static_cast<int64_t>(t) * m.rows + r] = acc[mt][nt][j];
-      }
 }
 
-// One instantiation's kernel, its shared memory and resident blocks per SM
-// (set up once per process).
+// One instantiation's kernel, its shared memory and resident blocks on the
+// device (set up once per process).
 struct Variant {
   const void* kernel = nullptr;
   int smem = 0;
-  int resident = 0;  // blocks on the whole device
+  int resident = 0;
   int bn = 0;
+  int sms = 0;
 };
 
 template <int BN, int WM, int STAGES, bool BF16>
@@ -274,12 +317,15 @@ Variant make_variant() {
   cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
   cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, k, kThreads, G::kSmem);
   v.resident = per_sm * sms;
+  v.sms = sms;
   return v;
 }
 
-// Variants by token tile (16, 32, 64) for fp16 [0..2] and bf16 [3..5]. (A
-// 128-token tile needs 64 accumulators per thread and spilled at 2 blocks
-// per SM; more than 64 tokens take several 64-token tiles instead.)
+// Variants by token tile (16, 32, 64) for fp16 [0..2] and bf16 [3..5], 4
+// stages each (5 and 6 for 16 and 32 tokens were no better in the one H200
+// run that tried them, with other changes). A 128-token tile needs 64
+// accumulators per thread and spilled at 2 blocks per SM: more than 64
+// tokens take several 64-token tiles, each reading the weights again.
 const Variant* variants() {
   static Variant v[6];
   static std::once_flag once;
@@ -294,17 +340,15 @@ const Variant* variants() {
   return v;
 }
 
+int max_tile_tokens = 64;
+int forced_blocks = 0;
+
 bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
 
-// Splits of every matrix: the most that keep all blocks of one token tile
-// within the resident blocks, with >= 4 k-tiles per split and the partials
-// and counters within the workspace.
-int choose_splits(int total_tiles, int k_tiles, int resident, int max_slots, int max_counters) {
-  if (total_tiles > max_counters) return 1;
-  int splits = std::max(1, resident / std::max(1, total_tiles));
-  splits = std::min({splits, std::max(1, k_tiles / 4), 16});
-  while (splits > 1 && total_tiles * splits > max_slots) --splits;
-  return splits;
+int64_t row_tiles(const MatmulWeight* weights, int count) {
+  int64_t tiles = 0;
+  for (int g = 0; g < count; ++g) tiles += (weights[g].rows + kBM - 1) / kBM;
+  return tiles;
 }
 
 }  // namespace
@@ -315,16 +359,17 @@ bool skinny_gemm_supports(const MatmulWeight* weights, int count, const void* x,
     return false;
   const TensorType type = weights[0].type;
   const int64_t n = weights[0].row_length;
-  if ((type != TensorType::F16 && type != TensorType::BF16) || n % 8 != 0 || !aligned16(x))
+  if ((type != TensorType::F16 && type != TensorType::BF16) || n % 8 != 0 || !aligned16(x) ||
+      n > (int64_t{1} << 24))
     return false;
-  if (n > (int64_t{1} << 24)) return false;
   for (int g = 0; g < count; ++g) {
     const MatmulWeight& w = weights[g];
     if (w.type != type || w.row_length != n || w.row_bytes != static_cast<size_t>(n) * 2 ||
         !aligned16(w.data) || w.rows < 1 || w.rows > (int64_t{1} << 28))
       return false;
   }
-  return true;
+  // Tiles of 16 tokens at most; every tile has a counter.
+  return row_tiles(weights, count) * ((num_tokens + 15) / 16) <= kSkinnyCounters;
 }
 
 cudaError_t launch_skinny_gemm(const MatmulWeight* weights, float* const* ys, int count,
@@ -332,7 +377,9 @@ cudaError_t launch_skinny_gemm(const MatmulWeight* weights, float* const* ys, in
                                cudaStream_t stream) {
   if (!skinny_gemm_supports(weights, count, x, num_tokens)) return cudaErrorInvalidValue;
   const bool bf16 = weights[0].type == TensorType::BF16;
-  const int bucket = num_tokens <= 16 ? 0 : num_tokens <= 32 ? 1 : 2;
+  const int bucket = num_tokens <= 16 || max_tile_tokens <= 16   ? 0
+                     : num_tokens <= 32 || max_tile_tokens <= 32 ? 1
+                                                                 : 2;
   const Variant& v = variants()[(bf16 ? 3 : 0) + bucket];
   if (v.resident == 0) return cudaErrorInvalidValue;
   SkinnyParams p;
@@ -341,41 +388,40 @@ cudaError_t launch_skinny_gemm(const MatmulWeight* weights, float* const* ys, in
   p.num_tokens = static_cast<int>(num_tokens);
   p.n = static_cast<int>(weights[0].row_length);
   p.k_tiles = (p.n + kBK - 1) / kBK;
-  const int token_tiles = static_cast<int>((num_tokens + v.bn - 1) / v.bn);
-  int total_tiles = 0;
-  for (int g = 0; g < count; ++g)
-    total_tiles += static_cast<int>((weights[g].rows + kBM - 1) / kBM);
-  const int64_t slot_bytes = int64_t{kBM} * v.bn * 4;
-  const int max_slots =
-      static_cast<int>(static_cast<int64_t>(ws.partial_bytes) / slot_bytes / token_tiles);
-  const int max_counters = static_cast<int>(ws.num_counters / token_tiles);
-  const int splits =
-      ws.partials && ws.counters
-          ? choose_splits(total_tiles, p.k_tiles, v.resident / token_tiles, max_slots, max_counters)
-          : 1;
-  int cta = 0;
+  p.token_tiles = static_cast<int>((num_tokens + v.bn - 1) / v.bn);
+  int tiles = 0;
   for (int g = 0; g < count; ++g) {
-    SkinnyMatrix& m = p.m[g];
-    const int tiles = static_cast<int>((weights[g].rows + kBM - 1) / kBM);
-    m.w = static_cast<const uint16_t*>(weights[g].data);
-    m.y = ys[g];
-    m.rows = static_cast<int>(weights[g].rows);
-    m.splits = splits;
-    m.cta_begin = cta;
-    m.partial_begin = splits > 1 ? cta : 0;
-    m.counter_begin = splits > 1 ? cta / splits : 0;
-    cta += tiles * splits;
+    p.m[g] = {static_cast<const uint16_t*>(weights[g].data), ys[g],
+              static_cast<int>(weights[g].rows), tiles};
+    tiles += static_cast<int>((weights[g].rows + kBM - 1) / kBM);
   }
-  if (splits > 1) {
-    p.partial_slots = cta;
-    p.num_counters = total_tiles;
+  const int num_tiles = tiles * p.token_tiles;
+  p.num_units = static_cast<int64_t>(num_tiles) * p.k_tiles;
+  // Blocks: one per tile where there are at least as many tiles as SMs
+  // (every tile whole, no partials); else one per SM (stream-k), each with
+  // >= 4 units and a slot pair in the workspace. Without a workspace: one
+  // per tile. (H200, `gpu_decode_bench --gemm`'s grid sweep: stream-k over
+  // 132 blocks beat 264..528 on every matrix of fewer tiles than SMs, one
+  // block per tile beat stream-k on 32000 x 4096.)
+  const int64_t slot_pair_bytes = int64_t{2} * kBM * v.bn * 4;
+  int64_t blocks = num_tiles;
+  if (ws.partials && ws.counters && num_tiles <= ws.num_counters) {
+    if (forced_blocks > 0)
+      blocks = forced_blocks;
+    else if (num_tiles < v.sms)
+      blocks = std::min<int64_t>(v.sms, (p.num_units + 3) / 4);
+    blocks = std::min<int64_t>(
+        {blocks, p.num_units, static_cast<int64_t>(ws.partial_bytes) / slot_pair_bytes});
+    blocks = std::max<int64_t>(blocks, 1);
     p.partials = ws.partials;
     p.counters = ws.counters;
   }
-  p.token_tiles = token_tiles;
-  const dim3 grid(static_cast<unsigned>(cta) * token_tiles);
   const void* args[] = {&p};
-  return cudaLaunchKernel(v.kernel, grid, dim3(kThreads), const_cast<void**>(args), v.smem, stream);
+  return cudaLaunchKernel(v.kernel, dim3(static_cast<unsigned>(blocks)), dim3(kThreads),
+                          const_cast<void**>(args), v.smem, stream);
 }
+
+void set_skinny_gemm_max_tile_tokens(int tokens) { max_tile_tokens = tokens; }
+void set_skinny_gemm_blocks(int blocks) { forced_blocks = blocks; }
 
 }  // namespace tokamak::cuda

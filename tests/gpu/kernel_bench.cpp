@@ -273,6 +273,38 @@ void skinny_row(const GemmShape& s, cublasHandle_t handle, const cuda::SkinnyWor
                 100.0 * bytes / (cublas * 1e3) / copy_gbps);
   }
   std::printf("\n");
+  // The same with smaller token tiles (16 / 32 tokens, several per step).
+  for (int tile : {16, 32}) {
+    cuda::set_skinny_gemm_max_tile_tokens(tile);
+    std::printf("gemm %-22s tile %d:", s.name, tile);
+    for (int64_t tokens : {32, 64, 128}) {
+      const double us = us_per_launch(2 * copies, [&](int i) {
+        const std::vector<cuda::MatmulWeight> w = weights(i % copies);
+        cuda::launch_skinny_gemm(w.data(), ys.data(), count, x, tokens, ws, nullptr);
+      });
+      std::printf(" | T%-3lld %6.1f %4.0f%%", static_cast<long long>(tokens), us,
+                  100.0 * bytes / (us * 1e3) / copy_gbps);
+    }
+    std::printf("\n");
+  }
+  cuda::set_skinny_gemm_max_tile_tokens(64);
+  // Grid sizes: one block per tile (no workspace), then stream-k over
+  // 132 .. 528 blocks.
+  for (int64_t tokens : {16, 64}) {
+    std::printf("gemm %-22s T%-3lld blocks:", s.name, static_cast<long long>(tokens));
+    for (int blocks : {-1, 132, 264, 396, 528}) {
+      cuda::set_skinny_gemm_blocks(std::max(blocks, 0));
+      const double us = us_per_launch(2 * copies, [&](int i) {
+        const std::vector<cuda::MatmulWeight> w = weights(i % copies);
+        cuda::launch_skinny_gemm(w.data(), ys.data(), count, x, tokens,
+                                 blocks < 0 ? cuda::SkinnyWorkspace{} : ws, nullptr);
+      });
+      std::printf(" | %s %6.1f %4.0f%%", blocks < 0 ? "tiles" : std::to_string(blocks).c_str(), us,
+                  100.0 * bytes / (us * 1e3) / copy_gbps);
+    }
+    std::printf("\n");
+  }
+  cuda::set_skinny_gemm_blocks(0);
   cudaFree(data);
 }
 

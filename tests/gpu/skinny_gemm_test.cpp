@@ -114,9 +114,23 @@ TEST(SkinnyGemm, MatchesTheDoubleProductOverShapes) {
   TK_REQUIRE_CUDA_DEVICE();
   Workspace ws;
   const Shape shapes[] = {
-      {1, 64, 2},       {15, 64, 3},      {64, 4096, 8},     {129, 200, 17},    {300, 72, 100},
-      {4096, 4096, 2},  {4096, 4096, 64}, {4096, 4096, 128}, {11008, 4096, 17}, {4096, 11008, 64},
-      {1000, 1544, 33}, {77, 11008, 128}, {257, 136, 200},   {130, 4104, 256},
+      {1, 64, 2},
+      {15, 64, 3},
+      {64, 4096, 8},
+      {129, 200, 17},
+      {300, 72, 100},
+      {4096, 4096, 2},
+      {4096, 4096, 64},
+      {4096, 4096, 128},
+      {11008, 4096, 17},
+      {4096, 11008, 64},
+      {1000, 1544, 33},
+      {77, 11008, 128},
+      {257, 136, 200},
+      {130, 4104, 256},
+      // More tiles than resident blocks: blocks whose units span tiles.
+      {32000, 512, 64},
+      {20000, 264, 5},
   };
   uint32_t seed = 100;
   for (const Shape& s : shapes) {
@@ -136,7 +150,22 @@ TEST(SkinnyGemm, Bf16MatchesTheDoubleProduct) {
   }
 }
 
-// Without a workspace every row tile runs unsplit: the same product.
+// Fewer blocks than tiles: each block's units run over whole tiles (to y)
+// between partial ones (summed by the last block to finish them).
+TEST(SkinnyGemm, BlocksSpanningSeveralTiles) {
+  TK_REQUIRE_CUDA_DEVICE();
+  Workspace ws;
+  for (int blocks : {100, 7}) {
+    cuda::set_skinny_gemm_blocks(blocks);
+    const Shape s{32000, 512, 64};
+    SCOPED_TRACE(std::to_string(blocks) + " blocks");
+    check_single(s, false, ws, 300 + blocks);
+    cuda::set_skinny_gemm_blocks(0);
+    if (HasFatalFailure()) return;
+  }
+}
+
+// Without a workspace one block per tile, no partial tiles: the same product.
 TEST(SkinnyGemm, RunsUnsplitWithoutAWorkspace) {
   TK_REQUIRE_CUDA_DEVICE();
   const Shape s{4096, 4096, 20};

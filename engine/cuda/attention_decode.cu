@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "cuda/async_copy.cuh"
 #include "cuda/attention.cuh"
 #include "cuda/attention_kernels.cuh"
 #include "cuda/common.cuh"
@@ -33,22 +34,6 @@ __device__ __forceinline__ void slice_of(int32_t pos, int split, int splits, int
   chunk = max(kMinSlice, (chunk + kMinSlice - 1) / kMinSlice * kMinSlice);
   p0 = split * chunk;
   p1 = min(len, p0 + chunk);
-}
-
-// 8 halves (16 bytes) as floats.
-__device__ __forceinline__ void cp_async16(void* dst, const void* src) {
-  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(dst));
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(src) : "memory");
-}
-
-__device__ __forceinline__ void half8_to_float(const uint4& v, float* f) {
-  const uint32_t w[4] = {v.x, v.y, v.z, v.w};
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const float2 two = __half22float2(*reinterpret_cast<const __half2*>(&w[i]));
-    f[2 * i] = two.x;
-    f[2 * i + 1] = two.y;
-  }
 }
 
 // grid (num_tokens, num_kv_heads, splits), block kThreads.

@@ -16,6 +16,7 @@
 // and blocks start with the longest rows (the last tokens).
 #include <cuda_fp16.h>
 
+#include "cuda/async_copy.cuh"
 #include "cuda/attention.cuh"
 #include "cuda/attention_kernels.cuh"
 
@@ -30,17 +31,6 @@ constexpr int kPad = 8;             // halves of padding per smem row (conflict-
 
 constexpr size_t smem_bytes(int D) {
   return 2 /*K, V*/ * 2 /*stages*/ * static_cast<size_t>(kKeys) * (D + kPad) * sizeof(__half);
-}
-
-__device__ __forceinline__ uint32_t smem_addr(const void* p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-
-// 16 bytes global -> shared; zero-filled when !valid (nothing is read).
-__device__ __forceinline__ void cp_async16_zfill(void* dst, const void* src, bool valid) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src),
-               "r"(valid ? 16 : 0)
-               : "memory");
 }
 
 __device__ __forceinline__ void ldmatrix_x4(uint32_t r[4], const void* p) {
@@ -171,8 +161,8 @@ __device__ void issue_kv_tile(const AttentionArgs& a, const TileLoads<D>& t, int
                     static_cast<int64_t>(kh) * D + part * 8
               : 0;
     const int s = key * (D + kPad) + part * 8;
-    cp_async16_zfill(k + s, a.k_pool + off, valid);
-    cp_async16_zfill(v + s, a.v_pool + off, valid);
+    cp_async16(k + s, a.k_pool + off, valid);
+    cp_async16(v + s, a.v_pool + off, valid);
   }
   asm volatile("cp.async.commit_group;\n" ::: "memory");
 }

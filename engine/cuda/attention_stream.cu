@@ -24,6 +24,7 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "cuda/async_copy.cuh"
 #include "cuda/attention.cuh"
 #include "cuda/attention_kernels.cuh"
 #include "cuda/common.cuh"
@@ -52,24 +53,6 @@ struct Shape {
   static constexpr int kDims = D / kWarpSize;                      // output dims per lane
   static constexpr int kStageHalves = 2 * kChunk * D;              // K rows then V rows
 };
-
-// 16 bytes global -> shared, bypassing L1; zero-filled when !valid.
-__device__ __forceinline__ void cp_async16_zfill(void* dst, const void* src, bool valid) {
-  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(dst));
-  const int bytes = valid ? 16 : 0;
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(src), "r"(bytes)
-               : "memory");
-}
-
-__device__ __forceinline__ void half8_to_float(const uint4& v, float* f) {
-  const uint32_t w[4] = {v.x, v.y, v.z, v.w};
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const float2 two = __half22float2(*reinterpret_cast<const __half2*>(&w[i]));
-    f[2 * i] = two.x;
-    f[2 * i + 1] = two.y;
-  }
-}
 
 // The slice of keys [p0, p1) of slot `split` for a token at `pos`: the
 // len = pos + 1 keys cut into n = min(splits, len / min_slice) (at least 1)
@@ -244,8 +227,8 @@ __global__ void __launch_bounds__(kWarpSize, kWarpsPerSm)
         const int32_t slot = geo.bs_shift >= 0 ? j & (bs - 1) : j % bs;
         const int64_t off =
             valid ? static_cast<int64_t>(blk[k] * bs + slot) * a.kv.kv_dim + head_off + c : 0;
-        cp_async16_zfill(ks + r * D + c, a.k_pool + off, valid);
-        cp_async16_zfill(vs + r * D + c, a.v_pool + off, valid);
+        cp_async16(ks + r * D + c, a.k_pool + off, valid);
+        cp_async16(vs + r * D + c, a.v_pool + off, valid);
       }
     }
     asm volatile("cp.async.commit_group;\n" ::: "memory");

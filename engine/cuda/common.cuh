@@ -23,6 +23,17 @@ namespace tokamak::cuda {
 inline constexpr int kWarpSize = 32;
 inline constexpr int kChunk = 32;  // values per chunk
 
+// 8 halves (16 bytes) as floats.
+__device__ __forceinline__ void half8_to_float(const uint4& v, float* f) {
+  const uint32_t w[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const float2 two = __half22float2(*reinterpret_cast<const __half2*>(&w[i]));
+    f[2 * i] = two.x;
+    f[2 * i + 1] = two.y;
+  }
+}
+
 __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);

@@ -43,6 +43,7 @@ Status PrefillGemm::init(cudaStream_t stream, int64_t max_tokens, int64_t max_ro
   // (0: cuBLAS for every F16 / BF16 GEMM).
   if (const char* e = std::getenv("TOKAMAK_SKINNY_MAX_TOKENS"))
     set_skinny_max_tokens(std::atoll(e));
+  if (const char* e = std::getenv("TOKAMAK_GEMM_BATCHED")) batched_groups_ = std::atoi(e) != 0;
   max_elements_ = max_tokens * max_row_length;
   TK_CUBLAS_TRY(cublasCreate(&handle_));
   TK_CUBLAS_TRY(cublasSetStream(handle_, stream));
@@ -111,8 +112,39 @@ Status PrefillGemm::products(const MatmulWeight* weights, float* const* ys, int 
     TK_CUDA_TRY(launch_skinny_gemm(weights, ys, count, xc, num_tokens, ws, stream_));
     return {};
   }
+  int64_t stride_w = 0, stride_y = 0;
+  if (batched_strides(weights, ys, count, stride_w, stride_y)) {
+    const MatmulWeight& w = weights[0];
+    const cudaDataType type = w.type == TensorType::F16 ? CUDA_R_16F : CUDA_R_16BF;
+    const int m = static_cast<int>(w.rows), t = static_cast<int>(num_tokens),
+              k = static_cast<int>(w.row_length);
+    const float alpha = 1.0f, beta = 0.0f;
+    TK_CUBLAS_TRY(cublasGemmStridedBatchedEx(
+        handle_, CUBLAS_OP_T, CUBLAS_OP_N, m, t, k, &alpha, w.data, type, k, stride_w, xc, type, k,
+        0, &beta, ys[0], CUDA_R_32F, m, stride_y, count, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    return {};
+  }
   for (int g = 0; g < count; ++g) TK_TRY(gemm(weights[g], xc, num_tokens, ys[g]));
   return {};
+}
+
+bool PrefillGemm::batched_strides(const MatmulWeight* weights, float* const* ys, int count,
+                                  int64_t& stride_w, int64_t& stride_y) const {
+  const MatmulWeight& w0 = weights[0];
+  if (!batched_groups_ || count < 2 || (w0.type != TensorType::F16 && w0.type != TensorType::BF16))
+    return false;
+  const auto* base = static_cast<const char*>(w0.data);
+  const int64_t bytes_w = static_cast<const char*>(weights[1].data) - base;
+  stride_w = bytes_w / 2;
+  stride_y = ys[1] - ys[0];
+  if (bytes_w <= 0 || bytes_w % 2 != 0 || stride_y <= 0) return false;
+  for (int g = 1; g < count; ++g) {
+    const MatmulWeight& w = weights[g];
+    if (w.type != w0.type || w.rows != w0.rows || w.row_length != w0.row_length ||
+        static_cast<const char*>(w.data) - base != g * bytes_w || ys[g] - ys[0] != g * stride_y)
+      return false;
+  }
+  return true;
 }
 
 void* PrefillGemm::converted_x(TensorType type, int64_t num_tokens, int64_t row_length) const {

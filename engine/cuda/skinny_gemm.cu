@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <mutex>
 
+#include "cuda/async_copy.cuh"
 #include "cuda/skinny_gemm.cuh"
 
 namespace tokamak::cuda {
@@ -61,21 +62,6 @@ __device__ __forceinline__ int64_t block_of(const SkinnyParams& p, int64_t u) {
   return ((u + 1) * gridDim.x + p.num_units - 1) / p.num_units - 1;
 }
 
-__device__ __forceinline__ uint32_t smem_u32(const void* p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-__device__ __forceinline__ void cp_async16(uint32_t dst, const void* src, bool valid) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
-               "r"(valid ? 16 : 0)
-               : "memory");
-}
-__device__ __forceinline__ void cp_commit() {
-  asm volatile("cp.async.commit_group;\n" ::: "memory");
-}
-template <int N>
-__device__ __forceinline__ void cp_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
-}
 __device__ __forceinline__ void ldsm_x4(uint32_t (&r)[4], uint32_t addr) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
@@ -252,7 +238,7 @@ __global__ void __launch_bounds__(kThreads, 2)
   extern __shared__ __align__(128) uint8_t smem[];
   const int64_t u0 = first_unit(p, blockIdx.x), u1 = first_unit(p, blockIdx.x + 1);
   const int num_units = static_cast<int>(u1 - u0);
-  const uint32_t s0 = smem_u32(smem);
+  const uint32_t s0 = smem_addr(smem);
   const uint32_t sb0 = s0 + STAGES * G::kStageA;
   const int warp = threadIdx.x >> 5;
   const int wm0 = (warp % WM) * (kBM / WM), wn0 = (warp / WM) * (BN / G::kWN);
@@ -266,19 +252,19 @@ __global__ void __launch_bounds__(kThreads, 2)
 #pragma unroll
   for (int s = 0; s < STAGES - 1; ++s) {
     if (s < num_units) load_unit<BN>(p, cur, s0 + s * G::kStageA, sb0 + s * G::kStageB);
-    cp_commit();
+    cp_async_commit();
   }
   int wt = wt0, kt = kt0;  // the unit computed next
   int64_t seg0 = u0;       // first unit of tile wt's segment
   for (int i = 0; i < num_units; ++i) {
-    cp_wait<STAGES - 2>();  // unit i has landed
-    __syncthreads();        // and every warp is done with the stage reloaded below
+    cp_async_wait<STAGES - 2>();  // unit i has landed
+    __syncthreads();              // and every warp is done with the stage reloaded below
     const int next = i + STAGES - 1;
     if (next < num_units) {
       const int st = next % STAGES;
       load_unit<BN>(p, cur, s0 + st * G::kStageA, sb0 + st * G::kStageB);
     }
-    cp_commit();
+    cp_async_commit();
     const int st = i % STAGES;
     compute_tile<BN, WM, STAGES, BF16>(s0 + st * G::kStageA, sb0 + st * G::kStageB, wm0, wn0,
                                        reinterpret_cast<float(&)[G::kMT][G::kNT][4]>(acc));
@@ -292,7 +278,7 @@ __global__ void __launch_bounds__(kThreads, 2)
       ++wt;
     }
   }
-  cp_wait<0>();
+  cp_async_wait<0>();
 }
 
 // One instantiation's kernel, its shared memory and resident blocks on the

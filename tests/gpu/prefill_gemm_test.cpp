@@ -144,6 +144,53 @@ TEST_P(PrefillGemmTest, GemmMatchesTheRoundedDoubleProduct) {
   expect_gemm_product(type, w2, x, dy1.download(), 13, n, 20);
 }
 
+// Three F16/BF16 matrices of one shape placed one after another (as the
+// backend places q/k/v and gate/up) with equally spaced outputs: one
+// strided-batched GEMM, the same products as one GEMM per weight. Spaced
+// unequally, the group falls back to one GEMM per weight (checked too).
+TEST(PrefillGemm, EquallySpacedGroupsAreOneBatchedGemm) {
+  TK_REQUIRE_CUDA_DEVICE();
+  for (TensorType type : {TensorType::F16, TensorType::BF16}) {
+    const int64_t rows = 96, n = 136, tokens = 64, count = 3;
+    std::vector<Weights> w;
+    std::vector<uint8_t> packed;
+    for (int g = 0; g < count; ++g) {
+      w.push_back(random_weights(type, rows, n, 41 + g));
+      packed.insert(packed.end(), w.back().bytes.begin(), w.back().bytes.end());
+    }
+    const size_t matrix_bytes = w[0].bytes.size();
+    DeviceArray<uint8_t> dw(packed);
+    const std::vector<float> x = random_floats(tokens * n, 47);
+    DeviceArray<float> dx(x);
+    cuda::MatmulWeight group[count];
+    for (int g = 0; g < count; ++g)
+      group[g] = {dw.get() + g * matrix_bytes, type, rows, n, w[g].row_bytes};
+    for (bool batched : {true, false}) {
+      // Outputs equally spaced with a gap of 5 tokens' rows between them.
+      const int64_t stride = (tokens + 5) * rows;
+      DeviceArray<float> dy(count * stride);
+      float* const ys[count] = {dy.get(), dy.get() + stride, dy.get() + 2 * stride};
+      cuda::PrefillGemm gemm;
+      ASSERT_TRUE(gemm.init(nullptr, tokens, n).ok());
+      gemm.set_batched_groups(batched);
+      const Status s = gemm.run_group(group, ys, count, dx.get(), tokens);
+      ASSERT_TRUE(s.ok()) << s.error().message;
+      const std::vector<float> y = dy.download();
+      for (int g = 0; g < count; ++g) {
+        const std::vector<float> yg(y.begin() + g * stride, y.begin() + g * stride + tokens * rows);
+        expect_gemm_product(type, w[g], x, yg, rows, n, tokens);
+      }
+    }
+    // Unequal spacing of the outputs: still right (one GEMM per weight).
+    DeviceArray<float> a(tokens * rows), b(tokens * rows + 7), c(tokens * rows);
+    float* const ys[count] = {a.get(), b.get() + 7, c.get()};
+    cuda::PrefillGemm gemm;
+    ASSERT_TRUE(gemm.init(nullptr, tokens, n).ok());
+    ASSERT_TRUE(gemm.run_group(group, ys, count, dx.get(), tokens).ok());
+    expect_gemm_product(type, w[2], x, c.download(), rows, n, tokens);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(AllTypes, PrefillGemmTest,
                          ::testing::Values(TensorType::F32, TensorType::F16, TensorType::BF16,
                                            TensorType::Q8_0, TensorType::Q4_0, TensorType::Q4_K,

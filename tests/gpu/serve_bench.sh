@@ -58,12 +58,12 @@ for part in ${SERVE_PARTS:-lmi none c64 sweep long}; do
         echo "check: attention failed; thread rows: $(tail -1 "$OUT/check_thread.log"), using ${TOKAMAK_CUDA_DECODE_ROWS:-group} rows" \
           | tee -a "$LOG"
       fi ;;
-    # Batched steps without the engine (decode B @ P, mixed), default and the
-    # one-key-per-thread flash-decoding scores.
+    # Batched steps without the engine (decode B @ P, mixed), as built and
+    # with one GEMM per weight of a group (TOKAMAK_GEMM_BATCHED=0).
     steps)
       timeout 90 "$BIN/gpu_batch_bench" "$(gguf)" > "$OUT/steps.log" 2>&1
-      echo "-- TOKAMAK_CUDA_DECODE_ROWS=thread" >> "$OUT/steps.log"
-      TOKAMAK_CUDA_DECODE_ROWS=thread timeout 60 "$BIN/gpu_batch_bench" "$(gguf)" >> "$OUT/steps.log" 2>&1
+      echo "-- TOKAMAK_GEMM_BATCHED=0" >> "$OUT/steps.log"
+      TOKAMAK_GEMM_BATCHED=0 timeout 60 "$BIN/gpu_batch_bench" "$(gguf)" >> "$OUT/steps.log" 2>&1
       echo "steps: exit code $? $(elapsed)" | tee -a "$LOG" ;;
     # llama-batched-bench's measurement (prefill B x 128, then 128 decode
     # steps of B tokens): S_TG is the figure llama.cpp's 5,160 at B = 64 is.

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "cuda/attention.cuh"
+#include "cuda/device_bench.h"
 
 namespace tokamak {
 namespace {
@@ -39,16 +40,6 @@ double median_us(int launches, F&& launch) {
   cudaEventDestroy(e1);
   std::sort(us.begin(), us.end());
   return us[us.size() / 2];
-}
-
-double copy_gbps() {
-  const size_t bytes = size_t{1} << 30;
-  void *a = nullptr, *b = nullptr;
-  if (cudaMalloc(&a, bytes) != cudaSuccess || cudaMalloc(&b, bytes) != cudaSuccess) return 0;
-  const double us = median_us(5, [&] { cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice); });
-  cudaFree(a);
-  cudaFree(b);
-  return 2.0 * bytes / (us * 1e-6) / 1e9;
 }
 
 struct Shape {
@@ -139,7 +130,8 @@ void bench_case(const Shape& s, int32_t num_seqs, int32_t len, double copy,
 }  // namespace
 
 int attention_bench() {
-  const double copy = copy_gbps();
+  auto bw = measure_copy_bandwidth(0, size_t{1} << 30, 5);
+  const double copy = bw.ok() ? bw->median_gb_per_s : 0.0;
   std::printf("copy %.1f GB/s; %% = K/V GB/s of that\n", copy);
   const std::vector<Variant> vs = variants();
   const cuda::DecodeAttentionTuning saved = cuda::decode_attention_tuning();

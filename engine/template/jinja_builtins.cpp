@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -51,8 +52,10 @@ Value attribute_path(const Value& v, const Value& attribute) {
     const std::string part =
         path.substr(pos, dot == std::string::npos ? std::string::npos : dot - pos);
     const bool numeric = !part.empty() && std::all_of(part.begin(), part.end(), ::isdigit);
-    cur = numeric ? get_item(cur, Value::integer(std::stoll(part)))
-                  : get_item(cur, Value::string(part));
+    int64_t index = 0;  // past int64: looked up as a string key (nothing has it)
+    const bool fits =
+        numeric && std::from_chars(part.data(), part.data() + part.size(), index).ec == std::errc();
+    cur = fits ? get_item(cur, Value::integer(index)) : get_item(cur, Value::string(part));
     if (dot == std::string::npos) return cur;
     pos = dot + 1;
   }

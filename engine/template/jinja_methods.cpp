@@ -2,6 +2,7 @@
 // and the string helpers they share with the filters.
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <ctime>
 #include <string>
 
@@ -80,8 +81,9 @@ std::string format_method(const std::string& fmt, CallArgs& a) {
       v = next_auto < a.positional.size() ? &a.positional[next_auto++] : nullptr;
     } else if (std::all_of(field.begin(), field.end(),
                            [](char d) { return d >= '0' && d <= '9'; })) {
-      const size_t k = std::stoul(field);
-      v = k < a.positional.size() ? &a.positional[k] : nullptr;
+      size_t k = 0;  // past size_t: no such argument either
+      const auto [end, ec] = std::from_chars(field.data(), field.data() + field.size(), k);
+      v = ec == std::errc() && k < a.positional.size() ? &a.positional[k] : nullptr;
     } else {
       for (const auto& [k, kv] : a.named) {
         if (k == field) v = &kv;

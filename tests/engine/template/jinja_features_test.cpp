@@ -139,6 +139,10 @@ INSTANTIATE_TEST_SUITE_P(
     Runtime, JinjaErrors,
     ::testing::Values(
         ErrorCase{"{{ 'a' + 1 }}", "template:1:8: can only concatenate str (not \"int\") to str"},
+        // A field index past size_t is no argument either (it threw out of
+        // std::stoul before; found by template_fuzz).
+        ErrorCase{"{{ '{99999999999999999999999}'.format(1) }}",
+                  "template:1:31: format(): no argument for field '{99999999999999999999999}'"},
         // Inside a block an unknown filter or test fails when it is reached, as in jinja2.
         ErrorCase{"{% if true %}{{ 1|frob }}{% endif %}", "template:1:19: unknown filter 'frob'"},
         ErrorCase{"{% for i in [1] %}\n{{ i is frob }}{% endfor %}",

@@ -109,7 +109,7 @@ ChatController::ChatController(const QString& db_path, QObject* parent)
           });
   connect(bridge_.get(), &EngineBridge::modelLoaded, this,
           [this](const QString& path, const QVariantMap& info) {
-            model_path_ = path;
+            model_path_ = loaded_path_ = path;
             model_info_ = info;
             recent_.removeAll(path);
             recent_.prepend(path);
@@ -118,22 +118,23 @@ ChatController::ChatController(const QString& db_path, QObject* parent)
             emit recentModelsChanged();
             setModelState("ready");
           });
-  // A failed or cancelled load leaves the model loaded before it working:
-  // the bridge installs a model only once it is ready.
+  // A failed or cancelled load leaves the model loaded before it working
+  // (the bridge replaces a model only with one that is ready).
   connect(bridge_.get(), &EngineBridge::modelFailed, this,
           [this](const QString& path, const QString& message) {
             model_error_ = message;
-            model_path_ = bridge_->modelPath();
-            if (model_path_.isEmpty()) model_info_.clear();
-            setModelState(model_path_.isEmpty() ? "error" : "ready");
+            model_path_ = loaded_path_;
+            if (loaded_path_.isEmpty()) model_info_.clear();
+            setModelState(loaded_path_.isEmpty() ? "error" : "ready");
           });
   connect(bridge_.get(), &EngineBridge::loadCancelled, this, [this] {
-    model_path_ = bridge_->modelPath();
-    setModelState(model_path_.isEmpty() ? "none" : "ready");
+    model_path_ = loaded_path_;
+    setModelState(loaded_path_.isEmpty() ? "none" : "ready");
   });
   connect(bridge_.get(), &EngineBridge::modelUnloaded, this, [this] {
     model_info_.clear();
     model_path_.clear();
+    loaded_path_.clear();
     setModelState("none");
   });
   connect(bridge_.get(), &EngineBridge::tokenArrived, this, &ChatController::onToken);

@@ -183,6 +183,7 @@ class ChatController : public QObject {
   ConversationSettings settings_;
   QString model_state_ = "none";
   QString model_path_;
+  QString loaded_path_;  // the model the bridge announced loaded ("" none)
   QString model_error_;
   QVariantMap model_info_;
   double load_progress_ = 0;

@@ -95,7 +95,8 @@ void write_text_file(const std::string& path, const std::string& text) {
 LoadedModel load_model(const ModelOptions& o) {
   const DeviceDecision device = decide_device(o.device);
   if (!device.as_asked)
-    fail(fmt::format("--device cuda: {} (use --device cpu or auto)", device.cuda_problem));
+    fail(fmt::format("--device cuda: no CUDA backend: {} (use --device cpu or auto)",
+                     device.cuda_problem));
   LoadedModel m;
   m.model = take(Model::load(resolve_model_spec(o.path)));
   BackendSizes sizes;

@@ -17,30 +17,10 @@
 
 #include "cuda/attention.cuh"
 #include "cuda/device_bench.h"
+#include "launch_timer.h"
 
 namespace tokamak {
 namespace {
-
-template <class F>
-double median_us(int launches, F&& launch) {
-  cudaEvent_t e0, e1;
-  cudaEventCreate(&e0);
-  cudaEventCreate(&e1);
-  std::vector<double> us;
-  for (int round = 0; round < 8; ++round) {
-    cudaEventRecord(e0);
-    for (int i = 0; i < launches; ++i) launch();
-    cudaEventRecord(e1);
-    cudaEventSynchronize(e1);
-    float ms = 0;
-    cudaEventElapsedTime(&ms, e0, e1);
-    if (round > 0) us.push_back(ms * 1e3 / launches);
-  }
-  cudaEventDestroy(e0);
-  cudaEventDestroy(e1);
-  std::sort(us.begin(), us.end());
-  return us[us.size() / 2];
-}
 
 struct Shape {
   const char* name;
@@ -107,7 +87,7 @@ void bench_case(const Shape& s, int32_t num_seqs, int32_t len, double copy,
     std::string line;
     for (const Variant& var : vs) {
       cuda::decode_attention_tuning() = var.tuning;
-      const double us = median_us(20, [&] {
+      const double us = us_per_launch(20, [&](int) {
         cuda::launch_attention(kv, q, k, v, s.heads, s.kv_heads, s.head_dim, num_seqs, scratch, out,
                                nullptr);
       });

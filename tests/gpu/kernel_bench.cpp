@@ -22,36 +22,11 @@
 #include "cuda/matmul.cuh"
 #include "cuda/matmul_dp4a.cuh"
 #include "cuda/skinny_gemm.cuh"
+#include "launch_timer.h"
 #include "quant/quant.h"
 
 namespace tokamak {
 namespace {
-
-double median_of(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0.0 : v[v.size() / 2];
-}
-
-// Microseconds per launch of launch(i), i = 0 .. launches - 1.
-template <class F>
-double us_per_launch(int launches, F&& launch) {
-  cudaEvent_t e0, e1;
-  cudaEventCreate(&e0);
-  cudaEventCreate(&e1);
-  std::vector<double> us;
-  for (int round = 0; round < 8; ++round) {
-    cudaEventRecord(e0);
-    for (int i = 0; i < launches; ++i) launch(i);
-    cudaEventRecord(e1);
-    cudaEventSynchronize(e1);
-    float ms = 0;
-    cudaEventElapsedTime(&ms, e0, e1);
-    if (round > 0) us.push_back(ms * 1e3 / launches);
-  }
-  cudaEventDestroy(e0);
-  cudaEventDestroy(e1);
-  return median_of(us);
-}
 
 // A (rows, n) matrix of `type`, `copies` times: 64 random rows quantized on
 // the host, repeated on the device.

@@ -40,26 +40,34 @@ class BatchedSequences {
     }
   }
 
-  // One round: the prefill steps, then tg decode steps. Times in seconds.
-  Status run(Backend& backend, int32_t tg, double& prefill_s, double& decode_s, int32_t& steps,
-             std::vector<std::vector<int32_t>>& generated) {
-    generated.assign(b_, {});
+  struct Round {
+    double prefill_s = 0.0, decode_s = 0.0;
+  };
+
+  // One round: the prefill steps, then tg decode steps; generated() and
+  // steps() describe it afterwards.
+  Result<Round> run(Backend& backend, int32_t tg) {
+    generated_.assign(b_, {});
+    steps_ = 0;
+    Round r;
     const auto t0 = Clock::now();
-    TK_TRY(prefill(backend, generated, steps));
-    prefill_s = seconds_since(t0);
+    TK_TRY(prefill(backend));
+    r.prefill_s = seconds_since(t0);
     const auto t1 = Clock::now();
     clear();
-    for (int32_t s = 0; s < b_; ++s) add(generated[s].back(), pp_, s, true);
+    for (int32_t s = 0; s < b_; ++s) add(generated_[s].back(), pp_, s, true);
     for (int32_t i = 0; i < tg; ++i) {
-      TK_TRY(step(backend, generated, steps));
+      TK_TRY(step(backend));
       for (int32_t s = 0; s < b_; ++s) {
-        tokens_[s] = generated[s].back();
+        tokens_[s] = generated_[s].back();
         ++positions_[s];
       }
     }
-    decode_s = seconds_since(t1);
-    return {};
+    r.decode_s = seconds_since(t1);
+    return r;
   }
+  const std::vector<std::vector<int32_t>>& generated() const { return generated_; }
+  int32_t steps() const { return steps_; }
 
  private:
   void clear() {
@@ -76,24 +84,24 @@ class BatchedSequences {
   }
 
   // The prompts in order, cut into steps of at most max_step_tokens tokens.
-  Status prefill(Backend& backend, std::vector<std::vector<int32_t>>& generated, int32_t& steps) {
+  Status prefill(Backend& backend) {
     const int32_t budget = std::max(1, backend.max_step_tokens());
     clear();
     for (int32_t s = 0; s < b_; ++s) {
       for (int32_t p = 0; p < pp_; ++p) {
         add(prompts_[s][p], p, s, p == pp_ - 1);
         if (static_cast<int32_t>(tokens_.size()) == budget) {
-          TK_TRY(step(backend, generated, steps));
+          TK_TRY(step(backend));
           clear();
         }
       }
     }
-    if (!tokens_.empty()) TK_TRY(step(backend, generated, steps));
+    if (!tokens_.empty()) TK_TRY(step(backend));
     return {};
   }
 
   // Runs the step in tokens_..rows_; appends each sampled id to its sequence.
-  Status step(Backend& backend, std::vector<std::vector<int32_t>>& generated, int32_t& steps) {
+  Status step(Backend& backend) {
     StepPlan plan;
     plan.tokens = tokens_;
     plan.positions = positions_;
@@ -103,8 +111,8 @@ class BatchedSequences {
     greedy_.assign(rows_.size(), RowSampling{});
     ids_.assign(rows_.size(), 0);
     TK_TRY(backend.forward_sampled(plan, greedy_, ids_));
-    for (size_t i = 0; i < rows_.size(); ++i) generated[token_seq_[rows_[i]]].push_back(ids_[i]);
-    ++steps;
+    for (size_t i = 0; i < rows_.size(); ++i) generated_[token_seq_[rows_[i]]].push_back(ids_[i]);
+    ++steps_;
     return {};
   }
 
@@ -114,6 +122,8 @@ class BatchedSequences {
   std::vector<StepSequence> sequences_;
   std::vector<int32_t> tokens_, positions_, token_seq_, rows_, ids_;
   std::vector<RowSampling> greedy_;
+  std::vector<std::vector<int32_t>> generated_;  // per sequence, this round
+  int32_t steps_ = 0;                            // backend steps this round
 };
 
 }  // namespace
@@ -162,13 +172,13 @@ Result<BatchedBenchPoint> run_batched_point(Backend& backend, int32_t context,
   point.kv_tokens = static_cast<int64_t>(b) * (pp + tg);
   std::vector<double> prefill, decode;
   for (int32_t round = 0; round < o.warmup + o.repetitions; ++round) {
-    double t_pp = 0.0, t_tg = 0.0;
-    point.num_steps = 0;
-    TK_TRY(seqs.run(backend, tg, t_pp, t_tg, point.num_steps, point.generated));
+    TK_ASSIGN(const auto times, seqs.run(backend, tg));
     if (round < o.warmup) continue;
-    prefill.push_back(t_pp);
-    decode.push_back(t_tg);
+    prefill.push_back(times.prefill_s);
+    decode.push_back(times.decode_s);
   }
+  point.num_steps = seqs.steps();
+  point.generated = seqs.generated();
   point.prefill_s = summarize(prefill);
   point.decode_s = summarize(decode);
   point.total_s = point.prefill_s.median + point.decode_s.median;

@@ -27,16 +27,23 @@ struct BatchedCliOptions {
   std::string json_out;
 };
 
+struct Point {
+  int32_t pp, tg, b;
+};
+
 void run_batched(BatchedCliOptions& o) {
   if (o.prompt_lengths.empty() || o.generated_lengths.empty() || o.batch_sizes.empty())
     fail("bench batched: --pp, --tg and --npl each need at least one value");
+  std::vector<Point> plan;  // PP outermost, B innermost
   int32_t blocks = 0;
   const int32_t block_size = KvCacheConfig{}.block_size;
   for (int32_t pp : o.prompt_lengths)
     for (int32_t tg : o.generated_lengths)
-      for (int32_t b : o.batch_sizes)
+      for (int32_t b : o.batch_sizes) {
+        plan.push_back({pp, tg, b});
         blocks = std::max(blocks, batched_bench_blocks(std::max(pp, 1), std::max(tg, 1),
                                                        std::max(b, 1), block_size));
+      }
   const std::string model_path = resolve_model_spec(o.model.path, o.cache_dir);
   ModelOptions mo = o.model;
   mo.path = model_path;
@@ -49,27 +56,22 @@ void run_batched(BatchedCliOptions& o) {
   config.seed = o.bench.seed;
   config.warmup_requests = o.bench.warmup;
   config.repetitions = o.bench.repetitions;
-  for (int32_t pp : o.prompt_lengths)
-    for (int32_t tg : o.generated_lengths)
-      for (int32_t b : o.batch_sizes)
-        check(check_batched_point(*m.backend, m.context, pp, tg, b, o.bench));
+  // Every point checked before the first runs: a bad size fails at once.
+  for (const Point& p : plan)
+    check(check_batched_point(*m.backend, m.context, p.pp, p.tg, p.b, o.bench));
   fmt::print(stderr, "{} on {}: KV pool {} blocks of {} ({:.1f} MiB), steps of up to {} tokens\n",
              model_path, config.device, config.kv_num_blocks, config.kv_block_size,
              config.kv_pool_bytes / 1048576.0, m.backend->max_step_tokens());
 
   std::vector<BatchedBenchPoint> points;
   nlohmann::json json_points = nlohmann::json::array();
-  for (int32_t pp : o.prompt_lengths) {
-    for (int32_t tg : o.generated_lengths) {
-      for (int32_t b : o.batch_sizes) {
-        BatchedBenchPoint p = take(run_batched_point(*m.backend, m.context, pp, tg, b, o.bench));
-        fmt::print(stderr, "PP {} TG {} B {}: S_TG {:.1f} t/s (T_TG {:.3f} s, {:.3f}-{:.3f})\n", pp,
-                   tg, b, p.decode_tokens_per_second, p.decode_s.median, p.decode_s.min,
-                   p.decode_s.max);
-        json_points.push_back(to_json(p));
-        points.push_back(std::move(p));
-      }
-    }
+  for (const Point& q : plan) {
+    BatchedBenchPoint p = take(run_batched_point(*m.backend, m.context, q.pp, q.tg, q.b, o.bench));
+    fmt::print(stderr, "PP {} TG {} B {}: S_TG {:.1f} t/s (T_TG {:.3f} s, {:.3f}-{:.3f})\n", q.pp,
+               q.tg, q.b, p.decode_tokens_per_second, p.decode_s.median, p.decode_s.min,
+               p.decode_s.max);
+    json_points.push_back(to_json(p));
+    points.push_back(std::move(p));
   }
   fmt::print("{}", batched_report_table(points));
   if (!o.json_out.empty()) {
